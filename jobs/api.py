@@ -1,0 +1,87 @@
+"""Job endpoints of API v1 (see shared api-contract)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from jobs.models import JobStatus, JobType
+from jobs.serializers import JobSerializer
+from jobs.services import cancel_job, job_stats, visible_jobs
+from quizmarker.api import ApiError, ok
+
+
+class JobQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.values, required=False)
+    job_type = serializers.ChoiceField(choices=JobType.values, required=False)
+    page = serializers.IntegerField(min_value=1, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class JobsMixin:
+    def jobs(self, request):
+        return visible_jobs(request.user, request.organization, getattr(request, "membership", None))
+
+    def get_job(self, request, job_id):
+        job = self.jobs(request).filter(pk=job_id).first()
+        if job is None:
+            raise ApiError("No job with that id in this organization.", code="NOT_FOUND", status_code=404)
+        return job
+
+
+class JobListView(JobsMixin, APIView):
+    def get(self, request):
+        query = JobQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        jobs = self.jobs(request)
+        if "status" in params:
+            jobs = jobs.filter(status=params["status"])
+        if "job_type" in params:
+            jobs = jobs.filter(job_type=params["job_type"])
+        page, per_page = params["page"], params["per_page"]
+        total = jobs.count()
+        rows = jobs.order_by("-created_at")[(page - 1) * per_page : page * per_page]
+        return ok({"jobs": JobSerializer(rows, many=True).data, "page": page, "per_page": per_page, "total": total})
+
+
+class JobDetailView(JobsMixin, APIView):
+    throttle_classes: list = []  # clients poll it every 2 s
+
+    def get(self, request, job_id):
+        return ok(JobSerializer(self.get_job(request, job_id)).data)
+
+    def delete(self, request, job_id):
+        job = self.get_job(request, job_id)
+        if not cancel_job(job, by=request.user):
+            raise ApiError(
+                f"The job has already finished ({job.status}) and cannot be cancelled.",
+                code="JOB_ALREADY_FINISHED",
+                status_code=409,
+                details={"status": job.status},
+            )
+        return ok(JobSerializer(job).data)
+
+
+class JobResultView(JobsMixin, APIView):
+    def get(self, request, job_id):
+        job = self.get_job(request, job_id)
+        if job.status != JobStatus.COMPLETED:
+            raise ApiError(
+                f"The job is {job.status}; its result is available once it has completed.",
+                code="JOB_NOT_COMPLETED",
+                status_code=409,
+                details={"status": job.status, "progress": job.progress},
+            )
+        return ok(job.result)
+
+
+class JobStatsQuery(serializers.Serializer):
+    hours = serializers.IntegerField(min_value=1, max_value=24 * 90, default=24)
+
+
+class JobStatsView(JobsMixin, APIView):
+    def get(self, request):
+        query = JobStatsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return ok(job_stats(self.jobs(request), window_hours=query.validated_data["hours"]))

@@ -1,0 +1,35 @@
+"""How a job's work says what went wrong; the runner decides from the class whether to retry."""
+
+from __future__ import annotations
+
+
+class JobError(Exception):
+    """A failure with a sentence for a person and a machine code."""
+
+    code = "JOB_FAILED"
+    transient = False
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class PermanentJobError(JobError):
+    """Retrying cannot help (bad input, a permission problem, nothing to grade): fail at once."""
+
+
+class TransientJobError(JobError):
+    """A temporary problem (provider 429/5xx/timeout, a dropped connection): retry with backoff."""
+
+    code = "TEMPORARY_FAILURE"
+    transient = True
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class JobCancelled(Exception):
+    """The job was cancelled (or taken over by another attempt): stop at this checkpoint and write nothing."""

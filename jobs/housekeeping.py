@@ -1,0 +1,104 @@
+"""Scheduled work that keeps jobs trustworthy: publish what was never published, rescue what got stuck, and remove
+what expired. Beat runs these in the public schema; per-tenant work loops over organizations explicitly."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jobs.models import BackgroundJob, JobEvent, JobStatus
+from jobs.services import fail, log_event, publish
+
+logger = logging.getLogger(__name__)
+
+# A published message that nobody started after this long is assumed lost (Redis restarted without persistence).
+REPUBLISH_AFTER = timedelta(minutes=10)
+
+
+def sweep_queued_jobs() -> int:
+    """Publish queued jobs that have no message: the broker was down when they were accepted, or lost the message."""
+    now = timezone.now()
+    unpublished = Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=settings.JOB_SWEEP_AFTER_SECONDS))
+    lost = Q(enqueued_at__lte=now - REPUBLISH_AFTER) & (
+        Q(not_before__isnull=True) | Q(not_before__lte=now - REPUBLISH_AFTER)
+    )
+    # A retry that waited for its countdown but whose message was never published.
+    retry_due = Q(enqueued_at__isnull=True, not_before__lte=now)
+    count = 0
+    for job_id in BackgroundJob.objects.filter(
+        Q(status=JobStatus.QUEUED) & (unpublished | lost | retry_due)
+    ).values_list("pk", flat=True)[:500]:
+        if publish(job_id):
+            log_event(
+                job_id, "Handed to a worker again after the message queue was unavailable.", JobEvent.Level.WARNING
+            )
+            count += 1
+    return count
+
+
+def live_workers() -> set[str] | None:
+    """Hostnames of workers that answer a ping; None if the broker cannot be asked."""
+    from quizmarker.celery import app
+
+    try:
+        replies = app.control.ping(timeout=2.0)
+    except Exception as exc:  # the broker is down: do not judge workers we cannot see
+        logger.warning("Could not ping workers: %s", exc)
+        return None
+    return {name for reply in replies for name in reply}
+
+
+def reap_stuck_jobs() -> int:
+    """Rescue processing jobs whose worker is gone or that ran past their hard time limit."""
+    now = timezone.now()
+    workers = live_workers()
+    rescued = 0
+    for job in BackgroundJob.objects.filter(status=JobStatus.PROCESSING).select_related("organization"):
+        _, hard = settings.JOB_TIME_LIMITS[job.job_type]
+        overdue = job.started_at and job.started_at < now - timedelta(seconds=hard + 60)
+        silent = job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=90)
+        worker_gone = workers is not None and job.worker and job.worker not in workers and silent
+        if not (overdue or worker_gone):
+            continue
+        reason = (
+            f"it ran past its {hard // 60} minute limit" if overdue else f"its worker ({job.worker}) stopped responding"
+        )
+        if job.retry_count < job.max_retries:
+            moved = BackgroundJob.objects.filter(
+                pk=job.pk, status=JobStatus.PROCESSING, celery_task_id=job.celery_task_id
+            ).update(status=JobStatus.QUEUED, retry_count=F("retry_count") + 1, current_step="Waiting for a worker")
+            if moved:
+                log_event(job, f"Re-queued because {reason}.", JobEvent.Level.WARNING)
+                publish(job.pk)
+                rescued += 1
+        elif fail(
+            job, job.celery_task_id, f"The job was stopped because {reason}, and it had no retries left.", "JOB_STUCK"
+        ):
+            rescued += 1
+    return rescued
+
+
+def cleanup_expired_jobs() -> int:
+    """Delete finished jobs past their expiry, and the uploaded files they own."""
+    from grading.storage import delete_job_files
+
+    expired = BackgroundJob.objects.filter(
+        status__in=[JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED], expires_at__lte=timezone.now()
+    ).select_related("organization")
+    count = 0
+    for job in expired.iterator():
+        delete_job_files(job)
+        job.delete()
+        count += 1
+    return count
+
+
+def remove_orphaned_uploads() -> int:
+    """Remove stored upload folders whose job no longer exists (e.g. a crash between storing and recording)."""
+    from grading.storage import remove_orphaned_upload_dirs
+
+    return remove_orphaned_upload_dirs(min_age=timedelta(hours=1))

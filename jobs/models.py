@@ -1,0 +1,170 @@
+"""Background jobs, in the public schema so ops see every organization's jobs in one place.
+
+A job holds references only (ids, counts, file names we generated): student names, answers and grades stay in the
+organization's schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobType(models.TextChoices):
+    EXTRACTION = "extraction", "Extraction"
+    GRADING = "grading", "Grading"
+    EMAIL = "email", "Email"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", "High"
+    DEFAULT = "default", "Normal"
+    LOW = "low", "Low"
+
+
+def _default_expiry():
+    return timezone.now() + timedelta(hours=settings.JOB_EXPIRY_HOURS)
+
+
+class GradingSession(models.Model):
+    """A batch of scripts uploaded together. Its status is derived from its jobs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="grading_sessions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="grading_sessions"
+    )
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or f"Session of {self.created_at:%d %b %Y %H:%M}"
+
+    @property
+    def status(self) -> str:
+        statuses = set(self.jobs.values_list("status", flat=True))
+        if not statuses:
+            return "empty"
+        if JobStatus.FAILED in statuses:
+            return "needs_attention"
+        if statuses & {JobStatus.QUEUED, JobStatus.PROCESSING}:
+            return "in_progress"
+        if statuses == {JobStatus.CANCELLED}:
+            return "cancelled"
+        return "completed"
+
+
+class BackgroundJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    session = models.ForeignKey(GradingSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    job_type = models.CharField(max_length=20, choices=JobType.choices, db_index=True)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.DEFAULT)
+    progress = models.PositiveSmallIntegerField(default=0)
+    current_step = models.CharField(max_length=300, default="Waiting for a worker")
+    input = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    # The id of the one Celery message allowed to run this job now; stale or duplicate messages are ignored.
+    celery_task_id = models.CharField(max_length=64, blank=True, db_index=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker that last ran the job.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the message was last handed to the broker."
+    )
+    not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(default=_default_expiry, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "status", "-created_at"], name="job_org_status_created"),
+            models.Index(fields=["status", "enqueued_at"], name="job_status_enqueued"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__gte=0, progress__lte=100), name="job_progress_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_type_display()} job {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.completed_at:
+            return (self.completed_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def wait_seconds(self) -> float | None:
+        if self.started_at:
+            return (self.started_at - self.created_at).total_seconds()
+        return None
+
+
+class JobEvent(models.Model):
+    """What happened to a job, in sentences a user can read (no student data)."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    job = models.ForeignKey(BackgroundJob, on_delete=models.CASCADE, related_name="events")
+    session = models.ForeignKey(GradingSession, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.level}: {self.message}"
+
+
+class SentEmail(models.Model):
+    """One row per email job, written before sending: the guard that makes every email go out at most once."""
+
+    job = models.OneToOneField(BackgroundJob, on_delete=models.CASCADE, related_name="sent_email")
+    kind = models.CharField(max_length=60)
+    recipients = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipients}"

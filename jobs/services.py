@@ -1,0 +1,399 @@
+"""The jobs engine: start, run, report, retry, cancel and account for background jobs.
+
+Tasks in ``jobs.tasks`` are thin wrappers around :func:`execute`. Every status change is a conditional UPDATE, so a
+late, repeated or stale message can never move a job that has finished or been handed to another attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import kombu.exceptions
+import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Avg, Count, F, Max, Min, Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tenants.utils import schema_context
+
+from jobs.errors import JobCancelled, JobError, PermanentJobError
+from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
+from jobs.stats import Percentile, duration_seconds
+
+logger = logging.getLogger(__name__)
+
+# What runs each job type: a function taking a JobContext and returning the job's result (a JSON-able dict).
+HANDLERS: dict[str, str] = {
+    JobType.EXTRACTION: "grading.pipeline.run_extraction_job",
+    JobType.GRADING: "grading.pipeline.run_grading_job",
+    JobType.EMAIL: "jobs.emails.run_email_job",
+}
+TASKS: dict[str, str] = {
+    JobType.EXTRACTION: "jobs.tasks.run_extraction",
+    JobType.GRADING: "jobs.tasks.run_grading",
+    JobType.EMAIL: "jobs.tasks.run_email",
+}
+QUEUES: dict[str, str] = {JobType.EXTRACTION: "default", JobType.GRADING: "default", JobType.EMAIL: "low"}
+
+# Exceptions from the outside world that are worth another try.
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def log_event(job: BackgroundJob | str, message: str, level: str = JobEvent.Level.INFO) -> None:
+    job_id = job.pk if isinstance(job, BackgroundJob) else job
+    session_id = (
+        job.session_id
+        if isinstance(job, BackgroundJob)
+        else (BackgroundJob.objects.filter(pk=job_id).values_list("session_id", flat=True).first())
+    )
+    JobEvent.objects.create(job_id=job_id, session_id=session_id, level=level, message=message[:500])
+
+
+# --- Starting ---------------------------------------------------------------------------------
+
+
+def start_job(
+    *,
+    organization,
+    job_type: str,
+    user=None,
+    input: dict | None = None,
+    session: GradingSession | None = None,
+    step: str = "Waiting for a worker",
+) -> BackgroundJob:
+    """Create the job row and publish its message once the surrounding transaction commits.
+
+    The caller validates input and checks limits first. If the broker is down at that moment the job is still
+    accepted: it stays queued without a message and the sweeper publishes it later.
+    """
+    check_budget(organization)
+    with transaction.atomic():
+        job = BackgroundJob.objects.create(
+            organization=organization,
+            user=user,
+            session=session,
+            job_type=job_type,
+            priority=QUEUES[job_type],
+            input=input or {},
+            max_retries=settings.JOB_MAX_RETRIES,
+            current_step=step,
+        )
+        log_event(job, f"{job.get_job_type_display()} job accepted.")
+        transaction.on_commit(lambda: publish(job.pk))
+    return job
+
+
+def check_budget(organization) -> None:
+    """Refuse new jobs once an organization's monthly AI budget is spent."""
+    if organization.monthly_budget_usd is None:
+        return
+    from organizations.usage import cost_this_month
+
+    spent = cost_this_month(organization)
+    if spent >= organization.monthly_budget_usd:
+        from quizmarker.api import ApiError
+
+        raise ApiError(
+            f"This organization has used its AI budget for the month (${spent:.2f} of "
+            f"${organization.monthly_budget_usd:.2f}); ask an administrator to raise it.",
+            code="BUDGET_EXCEEDED",
+            status_code=403,
+            details={"budget_usd": str(organization.monthly_budget_usd), "spent_usd": f"{spent:.2f}"},
+        )
+
+
+def publish(job_id, countdown: float | None = None) -> bool:
+    """Hand the job to the broker under a fresh message id. Returns False (and leaves it to the sweeper) if the broker
+    cannot be reached."""
+    from quizmarker.celery import app
+
+    task_id = str(uuid.uuid4())
+    claimed = BackgroundJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        celery_task_id=task_id, enqueued_at=None
+    )
+    if not claimed:
+        return False
+    job = (
+        BackgroundJob.objects.select_related("organization")
+        .only("job_type", "organization__schema_name")
+        .get(pk=job_id)
+    )
+    try:
+        app.send_task(
+            TASKS[job.job_type],
+            args=[str(job_id)],
+            task_id=task_id,
+            queue=QUEUES[job.job_type],
+            countdown=countdown,
+            headers={"_schema_name": job.organization.schema_name},
+        )
+    except (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError) as exc:
+        logger.warning("Broker unavailable; job %s stays queued for the sweeper: %s", job_id, exc)
+        return False
+    BackgroundJob.objects.filter(pk=job_id, celery_task_id=task_id).update(enqueued_at=timezone.now())
+    return True
+
+
+# --- Running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class JobContext:
+    """What a job's work sees: the job, progress reporting, checkpoints and the conditional finish."""
+
+    job: BackgroundJob
+    task_id: str
+
+    def _live(self):
+        return BackgroundJob.objects.filter(pk=self.job.pk, celery_task_id=self.task_id, status=JobStatus.PROCESSING)
+
+    def progress(self, percent: float, step: str | None = None) -> None:
+        """Record progress (it never goes backwards) and act as a checkpoint for cancellation."""
+        percent = max(0, min(100, int(percent)))
+        updates: dict[str, Any] = {"progress": Greatest(F("progress"), percent), "heartbeat_at": timezone.now()}
+        if step:
+            updates["current_step"] = step[:300]
+        if not self._live().update(**updates):
+            raise JobCancelled()
+
+    def checkpoint(self) -> None:
+        if not self._live().exists():
+            raise JobCancelled()
+
+    def callback(self, start: float, end: float, total: int, step: str) -> Callable[[int], None]:
+        """A progress callback for loops: ``cb(i)`` after item i of ``total`` maps onto start..end percent;
+        ``step`` may use {done} and {total}."""
+
+        def report(done: int) -> None:
+            fraction = done / total if total else 1.0
+            self.progress(start + (end - start) * fraction, step.format(done=done, total=total))
+
+        return report
+
+    def log(self, message: str, level: str = JobEvent.Level.INFO) -> None:
+        log_event(self.job, message, level)
+
+    def complete(self, result: dict) -> None:
+        """Mark the job completed. Call it inside the transaction that writes the job's records, so a job cancelled in
+        the meantime raises JobCancelled and rolls them back: nothing half-written."""
+        done = self._live().update(
+            status=JobStatus.COMPLETED,
+            progress=100,
+            current_step="Done",
+            result=result,
+            completed_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        if not done:
+            raise JobCancelled()
+        self.job.status = JobStatus.COMPLETED
+        self.job.result = result
+
+
+def execute(job_id: str, task_id: str, worker: str = "") -> str:
+    """Run one attempt of a job. Returns what happened (for the task's result record)."""
+    job = BackgroundJob.objects.select_related("organization").filter(pk=job_id).first()
+    if job is None:
+        logger.warning("Job %s no longer exists; message dropped.", job_id)
+        return "missing"
+    if job.celery_task_id != task_id:
+        logger.info("Stale message %s for job %s ignored (current %s).", task_id, job_id, job.celery_task_id)
+        return "stale"
+    resumed = job.status == JobStatus.PROCESSING
+    now = timezone.now()
+    claimed = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.PROCESSING,
+        started_at=Coalesce(F("started_at"), now),
+        heartbeat_at=now,
+        worker=worker[:200],
+        not_before=None,
+        current_step="Starting",
+    )
+    if not claimed:
+        return "finished"
+    job.refresh_from_db()
+    if resumed:
+        log_event(
+            job,
+            "The worker running this job stopped unexpectedly; running it again from the start.",
+            JobEvent.Level.WARNING,
+        )
+    else:
+        attempt = f" (attempt {job.retry_count + 1})" if job.retry_count else ""
+        log_event(job, f"Started{attempt}.")
+    context = JobContext(job=job, task_id=task_id)
+    handler = import_string(HANDLERS[job.job_type])
+    try:
+        with schema_context(job.organization.schema_name):
+            result = handler(context)
+            if job.status != JobStatus.COMPLETED:
+                with transaction.atomic():
+                    context.complete(result or {})
+        log_event(job, "Completed.")
+        return "completed"
+    except JobCancelled:
+        log_event(job, "Stopped: the job was cancelled.", JobEvent.Level.WARNING)
+        return "cancelled"
+    except SoftTimeLimitExceeded:
+        soft, _ = settings.JOB_TIME_LIMITS[job.job_type]
+        fail(job, task_id, f"The job took longer than its {soft // 60} minute limit and was stopped.", "JOB_TIMEOUT")
+        return "failed"
+    except JobError as exc:
+        if exc.transient:
+            return retry_or_fail(job, task_id, exc.message, exc.code, getattr(exc, "retry_after", None))
+        fail(job, task_id, exc.message, exc.code)
+        return "failed"
+    except TRANSIENT_EXCEPTIONS as exc:
+        return retry_or_fail(job, task_id, f"A connection failed ({type(exc).__name__}).", "TEMPORARY_FAILURE", None)
+    except Exception:
+        logger.exception("Job %s failed unexpectedly", job.pk)
+        fail(
+            job,
+            task_id,
+            "An unexpected error stopped this job; the team has been notified. Try again, or ask "
+            "support if it keeps happening.",
+            "INTERNAL_ERROR",
+        )
+        return "failed"
+
+
+def backoff_seconds(retry_count: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, at least the provider's Retry-After."""
+    ceiling = min(settings.JOB_RETRY_BACKOFF_MAX, settings.JOB_RETRY_BACKOFF_BASE * (2**retry_count))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after:
+        delay = max(delay, float(retry_after))
+    return round(delay, 2)
+
+
+def retry_or_fail(job: BackgroundJob, task_id: str, message: str, code: str, retry_after: float | None) -> str:
+    if job.retry_count >= job.max_retries:
+        fail(job, task_id, f"{message} Gave up after {job.retry_count + 1} attempts.", code)
+        return "failed"
+    delay = backoff_seconds(job.retry_count, retry_after)
+    moved = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status=JobStatus.PROCESSING).update(
+        status=JobStatus.QUEUED,
+        retry_count=F("retry_count") + 1,
+        not_before=timezone.now() + timedelta(seconds=delay),
+        current_step=f"Waiting {delay:.0f} s to retry after a temporary problem",
+    )
+    if not moved:
+        return "cancelled"
+    log_event(
+        job,
+        f"Temporary problem: {message} Retrying in {delay:.0f} s (retry {job.retry_count + 1} of {job.max_retries}).",
+        JobEvent.Level.WARNING,
+    )
+    publish(job.pk, countdown=delay)
+    return "retrying"
+
+
+def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bool:
+    filters = Q(pk=job.pk, status__in=ACTIVE_STATUSES)
+    if task_id:
+        filters &= Q(celery_task_id=task_id)
+    done = BackgroundJob.objects.filter(filters).update(
+        status=JobStatus.FAILED,
+        error_message=message,
+        error_code=code,
+        current_step="Failed",
+        completed_at=timezone.now(),
+    )
+    if done:
+        log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
+    return bool(done)
+
+
+# --- Cancelling and retrying by hand ------------------------------------------------------------
+
+
+def cancel_job(job: BackgroundJob, by=None) -> bool:
+    """Cancel a queued job at once, or a processing one at its next checkpoint. False if it had already finished."""
+    done = BackgroundJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.CANCELLED, current_step="Cancelled", completed_at=timezone.now()
+    )
+    if done:
+        who = f" by {by.email}" if by is not None and getattr(by, "email", None) else ""
+        log_event(job, f"Cancelled{who}.", JobEvent.Level.WARNING)
+    job.refresh_from_db()
+    return bool(done)
+
+
+def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
+    """Start a failed or cancelled job again as a new job with the same input."""
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise PermanentJobError("Only a failed or cancelled job can be retried.", code="JOB_NOT_RETRYABLE")
+    return start_job(
+        organization=job.organization, job_type=job.job_type, user=by or job.user, input=job.input, session=job.session
+    )
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def visible_jobs(user, organization, membership):
+    """Jobs a user may see in an organization: their own; all of it for its owners, admins and super admins."""
+    jobs = BackgroundJob.objects.filter(organization=organization)
+    if user.is_superuser or (membership is not None and membership.can_manage):
+        return jobs
+    return jobs.filter(user=user)
+
+
+def job_stats(jobs, window_hours: int = 24) -> dict:
+    since = timezone.now() - timedelta(hours=window_hours)
+    recent = jobs.filter(created_at__gte=since)
+    by_status = {row["status"]: row["n"] for row in recent.values("status").annotate(n=Count("id")).order_by()}
+    by_type = {row["job_type"]: row["n"] for row in recent.values("job_type").annotate(n=Count("id")).order_by()}
+    timings = recent.filter(status=JobStatus.COMPLETED, started_at__isnull=False, completed_at__isnull=False).aggregate(
+        avg=Avg(duration_seconds()),
+        min=Min(duration_seconds()),
+        max=Max(duration_seconds()),
+        p95=Percentile(duration_seconds(), percentile=0.95),
+        n=Count("id"),
+    )
+    oldest = jobs.filter(status=JobStatus.QUEUED).order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "window_hours": window_hours,
+        "total": sum(by_status.values()),
+        "by_status": {status: by_status.get(status, 0) for status in JobStatus.values},
+        "by_type": {job_type: by_type.get(job_type, 0) for job_type in JobType.values},
+        "processing_time_seconds": {
+            key: (round(float(value), 3) if value is not None else None) for key, value in timings.items() if key != "n"
+        }
+        | {"completed_jobs": timings["n"]},
+        "oldest_queued_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else None,
+    }
+
+
+def queue_health() -> dict:
+    oldest = (
+        BackgroundJob.objects.filter(status=JobStatus.QUEUED)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return {
+        "queued": BackgroundJob.objects.filter(status=JobStatus.QUEUED).count(),
+        "processing": BackgroundJob.objects.filter(status=JobStatus.PROCESSING).count(),
+        "oldest_queued_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else None,
+    }
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_EXCEPTIONS) or (isinstance(exc, JobError) and exc.transient)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.cache import cache
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from organizations.models import Organization
+from organizations.services import membership_for, organizations_of
+
+HANDOFF_SALT = "quizmarker.handoff"
+HANDOFF_MAX_AGE = 60
+
+
+def landing(request):
+    """The bare domain: what QuizMarker is, or — once signed in — the organizations you can open."""
+    context = {"organizations": organizations_of(request.user)}
+    if request.user.is_authenticated and request.user.is_superuser:
+        context["all_organizations"] = Organization.objects.filter(is_active=True).order_by("name")
+    return render(request, "public/landing.html", context)
+
+
+@login_required
+def open_organization(request, slug: str):
+    """Carry the signed-in user over to the organization's own host with a one-time, one-minute token (sessions are
+    per host, so this saves signing in twice)."""
+    organization = get_object_or_404(Organization, slug=slug, is_active=True)
+    if membership_for(request.user, organization) is None and not request.user.is_superuser:
+        messages.error(request, f"You are not a member of {organization.name}.")
+        return redirect("landing")
+    token = signing.dumps(
+        {"user": request.user.pk, "org": organization.slug, "nonce": secrets.token_urlsafe(12)}, salt=HANDOFF_SALT
+    )
+    return HttpResponseRedirect(organization.url(f"/accounts/handoff/?token={token}"))
+
+
+def accept_handoff(request):
+    organization = request.organization
+    try:
+        payload = signing.loads(request.GET.get("token", ""), salt=HANDOFF_SALT, max_age=HANDOFF_MAX_AGE)
+    except signing.BadSignature:
+        messages.error(request, "That sign-in link has expired or is not valid; please sign in here.")
+        return redirect("account_login")
+    if payload.get("org") != organization.slug or not cache.add(f"handoff:{payload['nonce']}", 1, HANDOFF_MAX_AGE * 2):
+        messages.error(request, "That sign-in link has already been used; please sign in here.")
+        return redirect("account_login")
+    user = get_user_model().objects.filter(pk=payload["user"], is_active=True).first()
+    if user is None:
+        return redirect("account_login")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("dashboard")
+
+
+@login_required
+def dashboard(request):
+    from jobs.models import BackgroundJob, JobStatus
+    from organizations.usage import quizzes_this_month
+
+    organization = request.organization
+    active_jobs = BackgroundJob.objects.filter(
+        organization=organization, status__in=[JobStatus.QUEUED, JobStatus.PROCESSING]
+    ).order_by("-created_at")[:10]
+    used = quizzes_this_month(organization)
+    limit = organization.quiz_limit
+    return render(
+        request,
+        "organizations/dashboard.html",
+        {
+            "active_jobs": active_jobs,
+            "quizzes_used": used,
+            "quiz_limit": limit,
+            "usage_percent": min(100, round(100 * used / limit)) if limit else 0,
+            "month": timezone.now().strftime("%B %Y"),
+        },
+    )

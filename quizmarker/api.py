@@ -1,0 +1,137 @@
+"""The REST API's shared pieces: the contract's envelope, error codes and organization access."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kombu.exceptions
+import redis.exceptions
+from django.db import OperationalError as DatabaseOperationalError
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django_tenants.utils import get_public_schema_name
+from rest_framework import exceptions, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from organizations.services import membership_for
+
+logger = logging.getLogger(__name__)
+
+
+def ok(data: Any, status_code: int = status.HTTP_200_OK, headers: dict | None = None) -> Response:
+    return Response({"success": True, "data": data}, status=status_code, headers=headers)
+
+
+def error_body(message: str, code: str, details: dict | None = None) -> dict:
+    return {"success": False, "error": message, "code": code, "details": details or {}}
+
+
+class ApiError(exceptions.APIException):
+    """An error with the contract's machine code, a sentence for a person and optional details."""
+
+    def __init__(self, message: str, *, code: str, status_code: int = 400, details: dict | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details or {}
+
+
+_CODES = [
+    (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", "Authentication credentials were not provided or are invalid."),
+    (exceptions.AuthenticationFailed, "NOT_AUTHENTICATED", None),
+    (exceptions.PermissionDenied, "PERMISSION_DENIED", None),
+    (exceptions.NotFound, "NOT_FOUND", "Not found."),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED", None),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", None),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE", None),
+    (exceptions.ParseError, "VALIDATION_ERROR", None),
+    (exceptions.ValidationError, "VALIDATION_ERROR", "Some fields are missing or invalid; see details."),
+    (exceptions.Throttled, "THROTTLED", None),
+]
+
+_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    DatabaseOperationalError,
+)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, _UNAVAILABLE):
+        logger.warning(
+            "Service unavailable while handling %s: %s", context.get("request") and context["request"].path, exc
+        )
+        return Response(
+            error_body(
+                "A service QuizMarker depends on is briefly unavailable; please try again in a minute.",
+                "SERVICE_UNAVAILABLE",
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "30"},
+        )
+    from rest_framework.views import exception_handler as drf_exception_handler  # lazy: views import our settings
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        response.data = error_body(str(exc.detail), exc.error_code, exc.details)
+        return response
+    code, message = next(
+        ((code, message) for exc_type, code, message in _CODES if isinstance(exc, exc_type)), ("ERROR", None)
+    )
+    details: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 60)
+        details = {"retry_after_seconds": wait}
+        message = f"Too many requests; try again in {wait} seconds."
+        response["Retry-After"] = str(wait)
+    if message is None:
+        message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else "The request was not accepted."
+    response.data = error_body(message, code, details)
+    return response
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    return JsonResponse(error_body(f"There is no API endpoint at {request.path}.", "NOT_FOUND"), status=404)
+
+
+class IsOrganizationMember(BasePermission):
+    """The request addresses an active organization the user belongs to (super admins may address any).
+
+    Others get 404 — the contract never confirms that another organization's objects exist.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        organization = getattr(request, "organization", None)
+        if organization is None or connection.schema_name == get_public_schema_name():
+            raise exceptions.NotFound("Address an organization by its host, e.g. demo.localhost.")
+        user = request.user
+        if not user or not user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if user.is_superuser:
+            request.membership = membership_for(user, organization)
+            return True
+        if not organization.is_active:
+            raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+        request.membership = membership_for(user, organization)
+        if request.membership is None:
+            raise exceptions.NotFound("Not found.")
+        return True
+
+
+class IsOrganizationAdmin(IsOrganizationMember):
+    def has_permission(self, request, view) -> bool:
+        super().has_permission(request, view)
+        if request.user.is_superuser or (request.membership and request.membership.can_manage):
+            return True
+        raise ApiError(
+            "Only the organization's owners and admins may do this.", code="PERMISSION_DENIED", status_code=403
+        )

@@ -1,0 +1,26 @@
+"""The Celery app. tenant-schemas-celery's CeleryApp stamps every message with the sender's schema and switches the
+worker's connection to it, so a task sent while serving an organization runs inside that organization's schema."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from kombu import Queue
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quizmarker.settings")
+
+app = CeleryApp("quizmarker")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# high: housekeeping that keeps the system healthy; default: extraction and grading; low: email and webhooks.
+app.conf.task_queues = tuple(Queue(name) for name in ("high", "default", "low"))
+app.autodiscover_tasks()
+
+
+@app.task(name="quizmarker.celery.whoami")
+def whoami() -> dict:
+    """Which schema and host a task runs in: used by ops (and tests) to check tenant routing end to end."""
+    from django.db import connection
+
+    return {"schema": connection.schema_name, "hostname": socket.gethostname(), "pid": os.getpid()}

@@ -1,0 +1,55 @@
+"""Which organization a request addresses, and whether the signed-in user may see it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.db import connection
+from django.shortcuts import render
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+from organizations.services import membership_for
+
+# Paths inside an organization's host that do their own access control (or need none).
+_OPEN_PREFIXES = ("/accounts/", "/health", "/static/", "/api/", "/invitations/", "/favicon.ico")
+
+
+class OrganizationRoutingMiddleware(TenantMainMiddleware):
+    """django-tenants' host → schema routing; the bare domain serves the public site, unknown hosts a clear 404."""
+
+    def no_tenant_found(self, request, hostname):
+        if hostname in settings.PUBLIC_HOSTS or (settings.TESTING and hostname == "testserver"):
+            request.organization = None
+            self.setup_url_routing(request=request, force_public=True)
+            return None
+        return render(request, "errors/no_organization.html", {"hostname": hostname}, status=404)
+
+    def process_request(self, request):
+        response = super().process_request(request)
+        tenant = getattr(request, "tenant", None)
+        request.organization = tenant if tenant is not None and tenant.schema_name != get_public_schema_name() else None
+        return response
+
+
+class OrganizationAccessMiddleware:
+    """Pages of an organization are for its members (and super admins); everyone else gets a clear answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        organization = getattr(request, "organization", None)
+        request.membership = None
+        if organization is None or connection.schema_name == get_public_schema_name():
+            return self.get_response(request)
+        if request.path.startswith(_OPEN_PREFIXES):
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not organization.is_active and not request.user.is_superuser:
+            return render(request, "errors/organization_inactive.html", status=403)
+        request.membership = membership_for(request.user, organization)
+        if request.membership is None and not request.user.is_superuser:
+            return render(request, "errors/not_a_member.html", status=403)
+        return self.get_response(request)

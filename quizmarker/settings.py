@@ -1,0 +1,364 @@
+"""QuizMarker settings: one module, driven by environment variables (see .env.example)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from quizmarker.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A .env file beside manage.py is read when present; real environment variables win.
+load_dotenv(BASE_DIR / ".env", override=False)
+
+DEBUG = env_bool("DEBUG", False)
+TESTING = env_bool("QUIZMARKER_TESTING", "pytest" in sys.modules)
+
+_INSECURE_DEV_KEY = "django-insecure-quizmarker-local-development-only"
+SECRET_KEY = env_str("SECRET_KEY", _INSECURE_DEV_KEY if (DEBUG or TESTING) else object())
+if not (DEBUG or TESTING) and (SECRET_KEY == _INSECURE_DEV_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured("SECRET_KEY must be a random string of at least 50 characters when DEBUG is off.")
+
+# --- Hosts and tenancy -----------------------------------------------------------------------
+# Organizations live at <slug>.<BASE_DOMAIN>; the bare domain serves the landing page, sign-up and the admin.
+BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost").strip().lower()
+# Extra host names that serve the public site (e.g. 127.0.0.1 for health checks from a load balancer).
+PUBLIC_HOSTS = sorted({BASE_DOMAIN, "localhost", "127.0.0.1", "[::1]", *env_list("PUBLIC_HOSTS", [])})
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1", "[::1]"])
+# The port shown in links we build (emails, hand-off between hosts); empty for 80/443.
+SITE_PORT = env_str("SITE_PORT", "8000" if DEBUG else "")
+SITE_SCHEME = env_choice("SITE_SCHEME", "http" if DEBUG or TESTING else "https", {"http", "https"})
+
+SHARED_APPS = [
+    "django_tenants",
+    "organizations",
+    "jobs",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_celery_results",
+    "django_celery_beat",
+    "anymail",
+]
+# Everything about students (answers, names, grades) lives only in the organization's schema.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "grading",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "organizations.Organization"
+TENANT_DOMAIN_MODEL = "organizations.Domain"
+PUBLIC_SCHEMA_URLCONF = "quizmarker.urls_public"
+ROOT_URLCONF = "quizmarker.urls_tenant"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+AUTH_USER_MODEL = "organizations.User"
+
+MIDDLEWARE = [
+    "quizmarker.middleware.OrganizationRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "quizmarker.middleware.OrganizationAccessMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "quizmarker.context_processors.site",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "quizmarker.wsgi.application"
+ASGI_APPLICATION = "quizmarker.asgi.application"
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quizmarker")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        engine="django_tenants.postgresql_backend",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker, cache, limiter ------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every Redis key we write starts with this, so several deployments (or test runs) can share one Redis.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "quizmarker")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        # Keys carry the schema name, so throttles and rate limits never mix organizations.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "OPTIONS": {
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+        },
+    }
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 7 * 24 * 3600, minimum=60)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+# The longest task (grading) may run 1800 s, and a retry may wait up to JOB_RETRY_BACKOFF_MAX; Redis hands an
+# unacknowledged message to another worker after the visibility timeout, so it must exceed both or a task runs twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 3600, minimum=1900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:",
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+# Acknowledge a message only after the task finished, so a worker that dies mid-task leaves the message to be
+# delivered again instead of losing the job.
+CELERY_TASK_ACKS_LATE = True
+# ...and when the worker process is killed (SIGKILL, OOM), reject the message back to the queue at once rather than
+# acknowledging it as failed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each worker process reserves one message at a time: long jobs are not hoarded by a busy process while others idle,
+# and a crash strands at most one message.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Replace a worker process after a number of tasks, bounding memory growth from image work.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 200, minimum=1)
+# Publishing must not hang a web request when Redis is down: fail fast, the sweeper publishes later.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # workers keep reconnecting through a broker outage
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES_NAMES = ("high", "default", "low")
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.run_extraction": {"queue": "default"},
+    "jobs.tasks.run_grading": {"queue": "default"},
+    "jobs.tasks.run_email": {"queue": "low"},
+    "jobs.tasks.*": {"queue": "high"},  # housekeeping: sweeper, reaper, cleanup
+    "organizations.tasks.*": {"queue": "low"},
+    "quizmarker.celery.*": {"queue": "high"},
+}
+CELERY_TASK_TENANT_CACHE_SECONDS = 30
+
+# --- Jobs -------------------------------------------------------------------------------------
+JOB_EXPIRY_HOURS = env_int("JOB_EXPIRY_HOURS", 24, minimum=1)
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
+JOB_RETRY_BACKOFF_BASE = env_float("JOB_RETRY_BACKOFF_BASE", 5.0, minimum=0)
+JOB_RETRY_BACKOFF_MAX = env_float("JOB_RETRY_BACKOFF_MAX", 300.0, minimum=0)
+# (soft, hard) time limits in seconds per job type; the soft limit lets the job record a clear failure.
+JOB_TIME_LIMITS = {
+    "extraction": (
+        env_int("JOB_EXTRACTION_SOFT_LIMIT", 840, minimum=1),
+        env_int("JOB_EXTRACTION_LIMIT", 900, minimum=2),
+    ),
+    "grading": (env_int("JOB_GRADING_SOFT_LIMIT", 1740, minimum=1), env_int("JOB_GRADING_LIMIT", 1800, minimum=2)),
+    "email": (env_int("JOB_EMAIL_SOFT_LIMIT", 100, minimum=1), env_int("JOB_EMAIL_LIMIT", 120, minimum=2)),
+}
+# A queued job whose message was never published (broker down) is published again after this many seconds.
+JOB_SWEEP_AFTER_SECONDS = env_int("JOB_SWEEP_AFTER_SECONDS", 30, minimum=1)
+
+# --- Plans and usage --------------------------------------------------------------------------
+PLAN_QUIZ_LIMITS = {
+    "free": env_int("PLAN_FREE_QUIZ_LIMIT", 50, minimum=0),
+    "pro": env_int("PLAN_PRO_QUIZ_LIMIT", 1000, minimum=0),
+    "enterprise": None,  # unlimited
+}
+
+# --- AI providers -----------------------------------------------------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "") or None
+OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4.1-mini")
+OPENAI_TIMEOUT = env_float("OPENAI_TIMEOUT", 90.0, minimum=1)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
+QUIZMARKER_AI_PROVIDER = env_choice(
+    "QUIZMARKER_AI_PROVIDER", "openai" if OPENAI_API_KEY else "local", {"openai", "local"}
+)
+# Shared limiter across all workers, per provider.
+AI_MAX_CONCURRENT_CALLS = env_int("AI_MAX_CONCURRENT_CALLS", 16, minimum=1)
+AI_MAX_CALLS_PER_MINUTE = env_int("AI_MAX_CALLS_PER_MINUTE", 500, minimum=1)
+# US dollars per million tokens: (prompt, cached prompt, completion).
+AI_PRICES_PER_MILLION = {
+    "gpt-4.1-mini": (0.40, 0.10, 1.60),
+    "gpt-4.1": (2.00, 0.50, 8.00),
+    "gpt-4.1-nano": (0.10, 0.025, 0.40),
+    "gpt-4o-mini": (0.15, 0.075, 0.60),
+    "local": (0.0, 0.0, 0.0),
+}
+
+# --- Files ------------------------------------------------------------------------------------
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".data" / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not (DEBUG or TESTING)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# In development and tests static files are served from the app folders, with no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+REFERENCE_PDF_DIR = Path(env_str("REFERENCE_PDF_DIR", str(BASE_DIR / "reference_pdfs")))
+UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_BYTES", 16 * 1024 * 1024, minimum=1024)
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 20, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 1  # one more so we can answer "too many files" ourselves
+
+# --- Accounts (django-allauth) ----------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "organizations.forms.SignupForm"
+ACCOUNT_ADAPTER = "organizations.adapters.AccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", "optional", {"none", "optional", "mandatory"})
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_RATE_LIMITS = {
+    # allauth's defaults, kept explicit: login failures are rate limited per IP and per account.
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Email (django-anymail) -------------------------------------------------------------------
+# Console by default; any provider by environment, e.g. EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend with
+# ANYMAIL_MAILGUN_API_KEY=... (every ANYMAIL_* variable is passed to anymail without its prefix).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+ANYMAIL = env_prefixed("ANYMAIL_")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "QuizMarker <no-reply@quizmarker.local>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["quizmarker.api.IsOrganizationMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "quizmarker.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "upload": env_str("THROTTLE_UPLOAD", "20/hour"),
+        "grade": env_str("THROTTLE_GRADE", "15/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not (DEBUG or TESTING))
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not (DEBUG or TESTING))
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not (DEBUG or TESTING))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if (DEBUG or TESTING) else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+
+# --- Ops --------------------------------------------------------------------------------------
+FLOWER_URL = env_str("FLOWER_URL", "http://localhost:5555")
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("TIME_ZONE", "Europe/London")
+USE_I18N = True
+USE_TZ = True
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"debug", "info", "warning", "error"}).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "quizmarker.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,17 @@
+"""URLs of the bare domain: landing page, accounts, the admin console and health."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from organizations import views as org_views
+from quizmarker.api import api_not_found
+from quizmarker.health import health
+
+urlpatterns = [
+    path("", org_views.landing, name="landing"),
+    path("go/<slug:slug>/", org_views.open_organization, name="open_organization"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("health", health, name="health"),
+    re_path(r"^api/", api_not_found),
+]

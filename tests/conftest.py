@@ -1,0 +1,199 @@
+"""Shared test set-up: real PostgreSQL and Redis, tenants created once per session, personas, and a real Celery
+worker for the tests that need one.
+
+Personas (healthchecks-style):
+    alice   owner of Alpha            bob     assessor (member) of Alpha
+    dana    admin of Alpha            charlie owner of Beta — an outsider to Alpha
+    root    super admin, member of nothing
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class Personas:
+    alpha: object
+    beta: object
+    alice: object
+    bob: object
+    dana: object
+    charlie: object
+    root: object
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django has created and migrated the test database, create the tenants once for the session."""
+    from organizations.models import Membership, Role, User
+    from organizations.services import create_organization
+
+    with django_db_blocker.unblock():
+        alice = User.objects.create_user("alice@alpha.test", PASSWORD, full_name="Alice Owner")
+        bob = User.objects.create_user("bob@alpha.test", PASSWORD, full_name="Bob Assessor")
+        dana = User.objects.create_user("dana@alpha.test", PASSWORD, full_name="Dana Admin")
+        charlie = User.objects.create_user("charlie@beta.test", PASSWORD, full_name="Charlie Outsider")
+        User.objects.create_superuser("root@quizmarker.test", PASSWORD, full_name="Root Admin")
+        alpha = create_organization(name="Alpha Care Training", slug="alpha", owner=alice, plan="pro")
+        create_organization(name="Beta Care Academy", slug="beta", owner=charlie, plan="free")
+        Membership.objects.create(user=bob, organization=alpha, role=Role.MEMBER)
+        Membership.objects.create(user=dana, organization=alpha, role=Role.ADMIN)
+    yield
+
+
+@pytest.fixture(scope="session")
+def personas(django_db_setup, django_db_blocker) -> Personas:
+    """The session's people and organizations (tests still need `db` or `live_db` to touch the database)."""
+    from organizations.models import Organization, User
+
+    with django_db_blocker.unblock():
+        users = {u.email.split("@")[0]: u for u in User.objects.all()}
+        orgs = {o.slug: o for o in Organization.objects.all()}
+    return Personas(alpha=orgs["alpha"], beta=orgs["beta"], alice=users["alice"], bob=users["bob"],
+                    dana=users["dana"], charlie=users["charlie"], root=users["root"])
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_around_each_test():
+    """A request through the test client leaves the connection in the tenant's schema: start and end in public."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def host():
+    def _host(organization=None) -> str:
+        return organization.host if organization is not None else settings.BASE_DOMAIN
+
+    return _host
+
+
+@pytest.fixture
+def web():
+    """A browser-like client for an organization's host, optionally signed in."""
+
+    def _web(organization=None, user=None) -> Client:
+        client = Client(HTTP_HOST=organization.host if organization else settings.BASE_DOMAIN)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return _web
+
+
+@pytest.fixture
+def api():
+    """An API client for an organization's host, authenticated with the user's DRF token."""
+    from rest_framework.authtoken.models import Token
+
+    def _api(organization, user=None) -> APIClient:
+        client = APIClient(HTTP_HOST=organization.host)
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return _api
+
+
+# --- A real Celery worker ---------------------------------------------------------------------
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], name: str, concurrency: int = 2):
+        self.env = env
+        self.name = name
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+        self.log_path = ROOT / ".data" / f"{name}.log"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "quizmarker", "worker", "-Q", "high,default,low",
+             "--concurrency", str(self.concurrency), "--pool", "prefork", "-n", f"{self.name}@%h",
+             "--without-gossip", "--without-mingle", "-l", "info"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from quizmarker.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The Celery worker exited; see {self.log_path}")
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"{self.name}@") for reply in replies for name in reply):
+                return
+        raise RuntimeError(f"The Celery worker did not answer within {timeout} s; see {self.log_path}")
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait()
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The worker sees the test database, the test run's Redis prefix and media folder, and captures email."""
+    env = dict(os.environ)
+    db = settings.DATABASES["default"]
+    host = db["HOST"] or "127.0.0.1"
+    from urllib.parse import quote
+
+    env.update({
+        "DATABASE_URL": f"postgres://{quote(db['USER'] or 'postgres')}:{quote(db['PASSWORD'] or '')}@"
+                        f"{quote(host, safe='')}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "QUIZMARKER_TESTING": "true",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(ROOT / ".data" / "test-mail"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """One real worker for the session, on the test database."""
+    worker = WorkerProcess(worker_env(), name=f"qmtest{os.getpid()}")
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def live_db(django_db_setup, django_db_blocker):
+    """Committed database access (autocommit), for tests whose data a worker process must see."""
+    with django_db_blocker.unblock():
+        yield
