@@ -45,8 +45,8 @@ def run_email_job(context: JobContext) -> dict:
     context.progress(50, "Sending the email")
     try:
         message.send(fail_silently=False)
-    except (OSError, ConnectionError) as exc:
+    except Exception as exc:  # SMTP, ESP API and connection errors alike: the provider did not take the email
         record.delete()  # nothing was sent, so a retry may send it
-        raise TransientJobError(f"The mail server could not be reached ({type(exc).__name__}).") from exc
+        raise TransientJobError(f"The email provider did not accept the email ({type(exc).__name__}).") from exc
     SentEmail.objects.filter(pk=record.pk).update(sent_at=timezone.now())
     return {"sent": True, "recipients": record.recipients}

@@ -16,22 +16,26 @@ from jobs.services import fail, log_event, publish
 logger = logging.getLogger(__name__)
 
 # A published message that nobody started after this long is assumed lost (Redis restarted without persistence).
-REPUBLISH_AFTER = timedelta(minutes=10)
+REPUBLISH_AFTER = timedelta(minutes=30)
 
 
 def sweep_queued_jobs() -> int:
     """Publish queued jobs that have no message: the broker was down when they were accepted, or lost the message."""
     now = timezone.now()
-    unpublished = Q(enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=settings.JOB_SWEEP_AFTER_SECONDS))
+    unpublished = Q(
+        enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=settings.JOB_SWEEP_AFTER_SECONDS)
+    ) & (Q(not_before__isnull=True) | Q(not_before__lte=now))  # a retry waits out its backoff first
     lost = Q(enqueued_at__lte=now - REPUBLISH_AFTER) & (
         Q(not_before__isnull=True) | Q(not_before__lte=now - REPUBLISH_AFTER)
     )
     # A retry that waited for its countdown but whose message was never published.
     retry_due = Q(enqueued_at__isnull=True, not_before__lte=now)
     count = 0
-    for job_id in BackgroundJob.objects.filter(
-        Q(status=JobStatus.QUEUED) & (unpublished | lost | retry_due)
-    ).values_list("pk", flat=True)[:500]:
+    for job_id in (
+        BackgroundJob.objects.filter(Q(status=JobStatus.QUEUED) & (unpublished | lost | retry_due))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    ):
         if publish(job_id):
             log_event(
                 job_id, "Handed to a worker again after the message queue was unavailable.", JobEvent.Level.WARNING
@@ -59,7 +63,8 @@ def reap_stuck_jobs() -> int:
     rescued = 0
     for job in BackgroundJob.objects.filter(status=JobStatus.PROCESSING).select_related("organization"):
         _, hard = settings.JOB_TIME_LIMITS[job.job_type]
-        overdue = job.started_at and job.started_at < now - timedelta(seconds=hard + 60)
+        attempt_start = job.attempt_started_at or job.started_at
+        overdue = attempt_start and attempt_start < now - timedelta(seconds=hard + 60)
         silent = job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=90)
         worker_gone = workers is not None and job.worker and job.worker not in workers and silent
         if not (overdue or worker_gone):

@@ -102,6 +102,7 @@ class BackgroundJob(models.Model):
     )
     not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then.")
     started_at = models.DateTimeField(null=True, blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True, help_text="When the current attempt started.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(default=_default_expiry, db_index=True)

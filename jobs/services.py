@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,15 +77,19 @@ def start_job(
     input: dict | None = None,
     session: GradingSession | None = None,
     step: str = "Waiting for a worker",
+    check_limits: bool = True,
+    job_id=None,
 ) -> BackgroundJob:
     """Create the job row and publish its message once the surrounding transaction commits.
 
     The caller validates input and checks limits first. If the broker is down at that moment the job is still
     accepted: it stays queued without a message and the sweeper publishes it later.
     """
-    check_budget(organization)
+    if check_limits:
+        check_budget(organization)
     with transaction.atomic():
         job = BackgroundJob.objects.create(
+            **({"id": job_id} if job_id else {}),
             organization=organization,
             user=user,
             session=session,
@@ -220,6 +225,7 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
     claimed = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status__in=ACTIVE_STATUSES).update(
         status=JobStatus.PROCESSING,
         started_at=Coalesce(F("started_at"), now),
+        attempt_started_at=now,
         heartbeat_at=now,
         worker=worker[:200],
         not_before=None,
@@ -273,6 +279,20 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
         return "failed"
 
 
+def run_inline(job: BackgroundJob) -> str:
+    """Run a queued job in this process instead of on a worker (``grade_quiz --sync``): same engine, no broker."""
+    task_id = f"inline-{uuid.uuid4()}"
+    BackgroundJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        celery_task_id=task_id, enqueued_at=timezone.now()
+    )
+    outcome = execute(str(job.pk), task_id, worker="inline")
+    job.refresh_from_db()
+    if outcome == "retrying" and job.status == JobStatus.QUEUED:
+        time.sleep(max(0.0, (job.not_before - timezone.now()).total_seconds()) if job.not_before else 0.0)
+        return run_inline(job)
+    return outcome
+
+
 def backoff_seconds(retry_count: int, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter, at least the provider's Retry-After."""
     ceiling = min(settings.JOB_RETRY_BACKOFF_MAX, settings.JOB_RETRY_BACKOFF_BASE * (2**retry_count))
@@ -284,8 +304,8 @@ def backoff_seconds(retry_count: int, retry_after: float | None = None) -> float
 
 def retry_or_fail(job: BackgroundJob, task_id: str, message: str, code: str, retry_after: float | None) -> str:
     if job.retry_count >= job.max_retries:
-        fail(job, task_id, f"{message} Gave up after {job.retry_count + 1} attempts.", code)
-        return "failed"
+        failed = fail(job, task_id, f"{message} Gave up after {job.retry_count + 1} attempts.", code)
+        return "failed" if failed else "finished"
     delay = backoff_seconds(job.retry_count, retry_after)
     moved = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status=JobStatus.PROCESSING).update(
         status=JobStatus.QUEUED,

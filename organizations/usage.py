@@ -6,7 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import IntegerField, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 
@@ -16,14 +18,16 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def quizzes_this_month(organization) -> int:
-    """Grading jobs started this month that did not fail or get cancelled: what plan limits count."""
+    """Quizzes (scripts) in grading jobs started this month that did not fail or get cancelled: what plan limits
+    count."""
     from jobs.models import BackgroundJob, JobStatus, JobType
 
-    return (
+    quizzes = (
         BackgroundJob.objects.filter(organization=organization, job_type=JobType.GRADING, created_at__gte=month_start())
         .exclude(status__in=[JobStatus.FAILED, JobStatus.CANCELLED])
-        .count()
+        .aggregate(n=Sum(Cast(KeyTextTransform("quiz_count", "input"), IntegerField())))["n"]
     )
+    return quizzes or 0
 
 
 def cost_this_month(organization) -> Decimal:

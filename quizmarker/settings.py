@@ -73,6 +73,8 @@ TENANT_DOMAIN_MODEL = "organizations.Domain"
 PUBLIC_SCHEMA_URLCONF = "quizmarker.urls_public"
 ROOT_URLCONF = "quizmarker.urls_tenant"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# Set the search_path only when the schema changes, not before every query.
+TENANT_LIMIT_SET_CALLS = True
 
 AUTH_USER_MODEL = "organizations.User"
 
@@ -120,6 +122,8 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+# Each test run gets its own database (named after its Redis prefix), so several runs can share one server.
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{env_str('REDIS_KEY_PREFIX', 'quizmarker')}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, cache, limiter ------------------------------------------------------------
@@ -223,6 +227,11 @@ OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
 QUIZMARKER_AI_PROVIDER = env_choice(
     "QUIZMARKER_AI_PROVIDER", "openai" if OPENAI_API_KEY else "local", {"openai", "local"}
 )
+# Inside one job: how many pages are extracted, and how many scripts graded, at the same time.
+EXTRACTION_PAGE_CONCURRENCY = env_int("EXTRACTION_PAGE_CONCURRENCY", 4, minimum=1)
+GRADING_SCRIPT_CONCURRENCY = env_int("GRADING_SCRIPT_CONCURRENCY", 4, minimum=1)
+# Marks for a question whose sheet does not show any.
+DEFAULT_QUESTION_MARKS = env_int("DEFAULT_QUESTION_MARKS", 2, minimum=1)
 # Shared limiter across all workers, per provider.
 AI_MAX_CONCURRENT_CALLS = env_int("AI_MAX_CONCURRENT_CALLS", 16, minimum=1)
 AI_MAX_CALLS_PER_MINUTE = env_int("AI_MAX_CALLS_PER_MINUTE", 500, minimum=1)
@@ -297,6 +306,7 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 ANYMAIL = env_prefixed("ANYMAIL_")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "QuizMarker <no-reply@quizmarker.local>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))  # for the file-based backend
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")

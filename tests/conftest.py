@@ -22,6 +22,8 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.helpers import mail_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
@@ -38,22 +40,32 @@ class Personas:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """After pytest-django has created and migrated the test database, create the tenants once for the session."""
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Create and migrate this run's test database, then the tenants, once for the session.
+
+    (pytest-django's own fixture only sets up a database when some collected test uses its `db` fixtures; tests
+    that need a real worker use `live_db` instead, so the database is always set up here.)"""
+    from django.test.utils import setup_databases, teardown_databases
+
     from organizations.models import Membership, Role, User
     from organizations.services import create_organization
 
     with django_db_blocker.unblock():
+        db_config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
         alice = User.objects.create_user("alice@alpha.test", PASSWORD, full_name="Alice Owner")
         bob = User.objects.create_user("bob@alpha.test", PASSWORD, full_name="Bob Assessor")
         dana = User.objects.create_user("dana@alpha.test", PASSWORD, full_name="Dana Admin")
         charlie = User.objects.create_user("charlie@beta.test", PASSWORD, full_name="Charlie Outsider")
         User.objects.create_superuser("root@quizmarker.test", PASSWORD, full_name="Root Admin")
         alpha = create_organization(name="Alpha Care Training", slug="alpha", owner=alice, plan="pro")
-        create_organization(name="Beta Care Academy", slug="beta", owner=charlie, plan="free")
+        beta = create_organization(name="Beta Care Academy", slug="beta", owner=charlie, plan="free")
+        beta.ai_provider = "local"
+        beta.save(update_fields=["ai_provider"])
         Membership.objects.create(user=bob, organization=alpha, role=Role.MEMBER)
         Membership.objects.create(user=dana, organization=alpha, role=Role.ADMIN)
     yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_config, verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +76,15 @@ def personas(django_db_setup, django_db_blocker) -> Personas:
     with django_db_blocker.unblock():
         users = {u.email.split("@")[0]: u for u in User.objects.all()}
         orgs = {o.slug: o for o in Organization.objects.all()}
-    return Personas(alpha=orgs["alpha"], beta=orgs["beta"], alice=users["alice"], bob=users["bob"],
-                    dana=users["dana"], charlie=users["charlie"], root=users["root"])
+    return Personas(
+        alpha=orgs["alpha"],
+        beta=orgs["beta"],
+        alice=users["alice"],
+        bob=users["bob"],
+        dana=users["dana"],
+        charlie=users["charlie"],
+        root=users["root"],
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -127,10 +146,31 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "quizmarker", "worker", "-Q", "high,default,low",
-             "--concurrency", str(self.concurrency), "--pool", "prefork", "-n", f"{self.name}@%h",
-             "--without-gossip", "--without-mingle", "-l", "info"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "quizmarker",
+                "worker",
+                "-Q",
+                "high,default,low",
+                "--concurrency",
+                str(self.concurrency),
+                "--pool",
+                "prefork",
+                "-n",
+                f"{self.name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.wait_ready()
 
@@ -167,25 +207,57 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     host = db["HOST"] or "127.0.0.1"
     from urllib.parse import quote
 
-    env.update({
-        "DATABASE_URL": f"postgres://{quote(db['USER'] or 'postgres')}:{quote(db['PASSWORD'] or '')}@"
-                        f"{quote(host, safe='')}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "QUIZMARKER_TESTING": "true",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(ROOT / ".data" / "test-mail"),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": f"postgres://{quote(db['USER'] or 'postgres')}:{quote(db['PASSWORD'] or '')}@"
+            f"{quote(host, safe='')}:{db['PORT'] or 5432}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "QUIZMARKER_TESTING": "true",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(mail_dir()),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra or {})
     return env
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """One real worker for the session, on the test database."""
-    worker = WorkerProcess(worker_env(), name=f"qmtest{os.getpid()}")
+def fake_openai():
+    """The outside world: an OpenAI-compatible server on loopback that the real openai client talks to."""
+    from tests.fakeopenai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server(fake_openai):
+    """The fake, reset for this test."""
+    fake_openai.reset()
+    yield fake_openai
+    fake_openai.reset()
+
+
+def ai_env(fake) -> dict[str, str]:
+    return {
+        "QUIZMARKER_AI_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_TIMEOUT": "5",
+        "OPENAI_MAX_RETRIES": "1",
+        "JOB_RETRY_BACKOFF_BASE": "0.5",
+        "JOB_RETRY_BACKOFF_MAX": "2",
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, fake_openai):
+    """One real worker for the session, on the test database, with the AI provider pointed at the fake server:
+    organization alpha grades with `openai` (the fake), beta with `local` (offline OCR)."""
+    worker = WorkerProcess(worker_env(ai_env(fake_openai)), name=f"qmtest{os.getpid()}")
     with django_db_blocker.unblock():
         worker.start()
     yield worker

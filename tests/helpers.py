@@ -1,0 +1,40 @@
+"""Helpers for tests (import these; never import conftest, which would register its fixtures twice)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mail_dir() -> Path:
+    """Where the worker's file-based email backend writes, one folder per test run."""
+    from django.conf import settings
+
+    return ROOT / ".data" / "test-mail" / settings.REDIS_KEY_PREFIX
+
+
+def wait_for_job(job_id, timeout: float = 60, seen: list | None = None):
+    """Poll a job (as a client would) until it finishes; returns it. ``seen`` collects (progress, step)."""
+    from jobs.models import BackgroundJob
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = BackgroundJob.objects.get(pk=job_id)
+        if seen is not None and (not seen or seen[-1] != (job.progress, job.current_step)):
+            seen.append((job.progress, job.current_step))
+        if job.is_finished:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job.status} ({job.progress}% {job.current_step}) after {timeout} s")
+
+
+SHEETS = ROOT / "tests" / "fixtures" / "sheets"
+
+
+def sheet(name: str):
+    """A generated answer sheet from the committed corpus, as an upload."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, (SHEETS / name).read_bytes())
