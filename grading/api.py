@@ -1,0 +1,197 @@
+"""Grading endpoints of API v1: upload, grade, standards, submissions and students (see shared api-contract)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q
+from rest_framework import serializers, status
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from grading.models import QuestionResult, Student, Submission
+from grading.serializers import (
+    GradeRequestSerializer,
+    StudentSerializer,
+    SubmissionDetailSerializer,
+    SubmissionSerializer,
+    UploadFieldsSerializer,
+)
+from grading.services import (
+    SECONDS_PER_SCRIPT,
+    accept_upload,
+    estimated_seconds,
+    override_score,
+    start_grading,
+    submissions_for_grading,
+)
+from grading.standards import discover
+from grading.uploads import check_files
+from jobs.models import GradingSession
+from jobs.serializers import accepted_body
+from quizmarker.api import ApiError, ok
+
+
+class UploadThrottle(UserRateThrottle):
+    scope = "upload"
+
+
+class GradeThrottle(UserRateThrottle):
+    scope = "grade"
+
+
+class UploadView(APIView):
+    throttle_classes = [UploadThrottle]
+
+    def post(self, request):
+        fields = UploadFieldsSerializer(data={k: v for k, v in request.data.items() if k != "files"})
+        fields.is_valid(raise_exception=True)
+        session = None
+        if fields.validated_data.get("session_id"):
+            session = GradingSession.objects.filter(
+                pk=fields.validated_data["session_id"], organization=request.organization
+            ).first()
+            if session is None:
+                raise ApiError(
+                    "No grading session with that id in this organization.", code="NOT_FOUND", status_code=404
+                )
+        files = check_files(request.FILES.getlist("files"))
+        job = accept_upload(
+            organization=request.organization,
+            user=request.user,
+            files=files,
+            session=session,
+            standard_id=fields.validated_data.get("standard_id"),
+            session_label=fields.validated_data.get("session_label", ""),
+        )
+        return ok(accepted_body(request, job, estimated_seconds(job)), status.HTTP_202_ACCEPTED)
+
+
+class GradeView(APIView):
+    throttle_classes = [GradeThrottle]
+
+    def post(self, request):
+        body = GradeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        submissions = submissions_for_grading(
+            request.organization, upload_job_id=data.get("upload_job_id"), submission_id=data.get("submission_id")
+        )
+        job = start_grading(
+            organization=request.organization,
+            user=request.user,
+            submissions=submissions,
+            standard_id=data.get("standard_id"),
+        )
+        return ok(accepted_body(request, job, len(submissions) * SECONDS_PER_SCRIPT), status.HTTP_202_ACCEPTED)
+
+
+class StandardsView(APIView):
+    def get(self, request):
+        return ok([standard.as_dict() for standard in discover()])
+
+
+class SubmissionQuery(serializers.Serializer):
+    standard = serializers.IntegerField(required=False, min_value=1, max_value=99)
+    student = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(
+        required=False, choices=["extracting", "extracted", "grading", "graded", "needs_review", "reviewed"]
+    )
+    needs_review = serializers.BooleanField(required=False, allow_null=True, default=None)
+    upload_job_id = serializers.UUIDField(required=False)
+    page = serializers.IntegerField(min_value=1, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+def _paged(queryset, params, serializer_class, key: str) -> dict:
+    page, per_page = params["page"], params["per_page"]
+    total = queryset.count()
+    rows = queryset[(page - 1) * per_page : page * per_page]
+    return {key: serializer_class(rows, many=True).data, "page": page, "per_page": per_page, "total": total}
+
+
+def _submissions():
+    return Submission.objects.select_related("student").prefetch_related(
+        Prefetch("questions", queryset=QuestionResult.objects.order_by("number"))
+    )
+
+
+class SubmissionListView(APIView):
+    def get(self, request):
+        query = SubmissionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        submissions = _submissions().order_by("-created_at")
+        for field, lookup in (
+            ("standard", "standard"),
+            ("student", "student_id"),
+            ("status", "status"),
+            ("upload_job_id", "upload_job_id"),
+        ):
+            if params.get(field) is not None:
+                submissions = submissions.filter(**{lookup: params[field]})
+        if params.get("needs_review") is not None:
+            flagged = Q(questions__needs_review=True, questions__final_score__isnull=True)
+            submissions = submissions.filter(flagged) if params["needs_review"] else submissions.exclude(flagged)
+            submissions = submissions.distinct()
+        return ok(_paged(submissions, params, SubmissionSerializer, "submissions"))
+
+
+def _get_submission(submission_id) -> Submission:
+    submission = _submissions().filter(pk=submission_id).first()
+    if submission is None:
+        raise ApiError("No submission with that id in this organization.", code="NOT_FOUND", status_code=404)
+    return submission
+
+
+class SubmissionDetailView(APIView):
+    def get(self, request, submission_id):
+        return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
+
+
+class OverrideSerializer(serializers.Serializer):
+    score = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    feedback = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(max_length=500)
+
+
+class QuestionOverrideView(APIView):
+    def patch(self, request, submission_id, number: int):
+        submission = _get_submission(submission_id)
+        question = submission.questions.filter(number=number).first()
+        if question is None:
+            raise ApiError(f"The submission has no question {number}.", code="NOT_FOUND", status_code=404)
+        body = OverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        override_score(
+            question,
+            by=request.user.email,
+            score=data.get("score"),
+            feedback=data.get("feedback"),
+            reason=data["reason"],
+        )
+        return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
+
+
+class StudentQuery(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=100)
+    page = serializers.IntegerField(min_value=1, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class StudentListView(APIView):
+    def get(self, request):
+        query = StudentQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        students = Student.objects.order_by("full_name")
+        if query.validated_data.get("search"):
+            students = students.filter(full_name__icontains=query.validated_data["search"])
+        return ok(_paged(students, query.validated_data, StudentSerializer, "students"))
+
+
+class StudentDetailView(APIView):
+    def get(self, request, student_id: int):
+        student = Student.objects.filter(pk=student_id).first()
+        if student is None:
+            raise ApiError("No student with that id in this organization.", code="NOT_FOUND", status_code=404)
+        submissions = _submissions().filter(student=student).order_by("-created_at")
+        return ok({**StudentSerializer(student).data, "submissions": SubmissionSerializer(submissions, many=True).data})

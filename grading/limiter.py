@@ -1,0 +1,104 @@
+"""A limiter shared by every worker through Redis: at most N concurrent calls and M calls a minute per provider, and
+a provider's Retry-After pauses everyone, not just the call that got the 429. Waiting is on the shared state, never a
+fixed sleep. If Redis cannot be reached the limiter lets calls through (the provider's own 429s still protect us)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+import uuid
+from contextlib import contextmanager
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_ACQUIRE = """
+local key, token, now, limit, stale = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - stale)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, token)
+  redis.call('EXPIRE', key, stale)
+  return 1
+end
+return 0
+"""
+
+_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    return _client
+
+
+class ProviderLimiter:
+    def __init__(
+        self, provider: str, max_concurrent: int | None = None, per_minute: int | None = None, max_wait: float = 600.0
+    ):
+        prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
+        self.slots_key = f"{prefix}:slots"
+        self.pause_key = f"{prefix}:pause_until"
+        self.minute_prefix = f"{prefix}:minute"
+        self.max_concurrent = max_concurrent or settings.AI_MAX_CONCURRENT_CALLS
+        self.per_minute = per_minute or settings.AI_MAX_CALLS_PER_MINUTE
+        self.max_wait = max_wait
+        self.stale_after = int(settings.OPENAI_TIMEOUT * (settings.OPENAI_MAX_RETRIES + 1) + 60)
+
+    def pause(self, seconds: float) -> None:
+        """Everyone waits ``seconds`` (a provider's Retry-After)."""
+        until = time.time() + seconds
+        try:
+            current = float(_redis().get(self.pause_key) or 0)
+            if until > current:
+                _redis().set(self.pause_key, until, ex=max(1, int(seconds) + 1))
+        except redis.RedisError as exc:
+            logger.warning("Limiter could not record a pause: %s", exc)
+
+    def _wait_for_pause(self, client: redis.Redis, deadline: float) -> None:
+        until = float(client.get(self.pause_key) or 0)
+        while until > time.time() and time.time() < deadline:
+            time.sleep(min(until - time.time(), 1.0) + random.uniform(0, 0.05))
+            until = float(client.get(self.pause_key) or 0)
+
+    def _take_minute_budget(self, client: redis.Redis, deadline: float) -> None:
+        while time.time() < deadline:
+            minute = int(time.time() // 60)
+            key = f"{self.minute_prefix}:{minute}"
+            pipe = client.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count = pipe.execute()[0]
+            if count <= self.per_minute:
+                return
+            time.sleep(max(0.05, (minute + 1) * 60 - time.time()) + random.uniform(0, 0.2))
+
+    @contextmanager
+    def slot(self):
+        token = uuid.uuid4().hex
+        acquired = False
+        try:
+            client = _redis()
+            deadline = time.time() + self.max_wait
+            self._wait_for_pause(client, deadline)
+            self._take_minute_budget(client, deadline)
+            delay = 0.01
+            while time.time() < deadline:
+                if client.eval(_ACQUIRE, 1, self.slots_key, token, time.time(), self.max_concurrent, self.stale_after):
+                    acquired = True
+                    break
+                time.sleep(delay + random.uniform(0, delay))
+                delay = min(delay * 2, 0.25)
+        except redis.RedisError as exc:
+            logger.warning("Limiter unavailable, calling without it: %s", exc)
+        try:
+            yield
+        finally:
+            if acquired:
+                with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
+                    _redis().zrem(self.slots_key, token)

@@ -1,0 +1,39 @@
+"""Emails about grading, rendered in the organization's schema by the email job."""
+
+from __future__ import annotations
+
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from grading.models import Submission
+
+
+def render_grading_complete(job) -> EmailMultiAlternatives | None:
+    """'Your quizzes are graded': a score summary and links to the results, to the person who started grading."""
+    user = job.user
+    if user is None or not user.email:
+        return None
+    submissions = list(
+        Submission.objects.filter(pk__in=job.input.get("submission_ids") or [])
+        .select_related("student")
+        .order_by("created_at")
+    )
+    if not submissions:
+        return None
+    organization = job.organization
+    context = {
+        "user": user,
+        "organization": organization,
+        "submissions": submissions,
+        "needs_review": sum(1 for s in submissions if s.status == "needs_review"),
+        "results_url": organization.url("/submissions/"),
+        "links": {s.pk: organization.url(f"/submissions/{s.pk}/") for s in submissions},
+    }
+    subject = f"{len(submissions)} quiz{'zes' if len(submissions) != 1 else ''} graded — {organization.name}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/grading_complete.txt", context),
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("emails/grading_complete.html", context), "text/html")
+    return message

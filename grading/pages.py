@@ -1,0 +1,81 @@
+"""Turning stored uploads into pages: images as they are (EXIF rotation applied), PDFs page by page — read from the
+text layer when there is one (typed sheets need no AI), rendered to an image when scanned."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+
+import pdfplumber
+import pypdfium2 as pdfium
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageOps
+
+from jobs.errors import PermanentJobError
+
+logger = logging.getLogger(__name__)
+
+RENDER_DPI = 150
+MIN_TEXT_WORDS = 15  # a PDF page with fewer words in its text layer is treated as a scan
+
+
+@dataclass
+class PageSource:
+    number: int  # 1-based across the whole upload
+    file_index: int  # which uploaded file it came from
+    path: str  # image in storage (the original image, or the rendered PDF page)
+    text: str | None = None  # text layer of a typed PDF page
+
+    def image(self) -> Image.Image:
+        with default_storage.open(self.path, "rb") as handle:
+            image = Image.open(io.BytesIO(handle.read()))
+            image = ImageOps.exif_transpose(image)
+            return image.convert("RGB")
+
+
+def _pdf_text_pages(data: bytes) -> list[str | None]:
+    """Each page's text layer, or None where the page has no usable text (a scan)."""
+    texts: list[str | None] = []
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            for page in pdf.pages:
+                text = page.extract_text() or ""
+                texts.append(text if len(text.split()) >= MIN_TEXT_WORDS else None)
+    except RecursionError:
+        logger.warning("PDF text layer has circular references; rendering pages instead")
+        return []
+    except Exception as exc:  # pdfminer raises many types on odd files; fall back to rendering
+        logger.warning("PDF text layer unreadable (%s); rendering pages instead", type(exc).__name__)
+        return []
+    return texts
+
+
+def build_pages(files: list[dict], folder: str) -> list[PageSource]:
+    pages: list[PageSource] = []
+    for file_index, item in enumerate(files):
+        if item["content_type"] != "application/pdf":
+            pages.append(PageSource(number=len(pages) + 1, file_index=file_index, path=item["path"]))
+            continue
+        with default_storage.open(item["path"], "rb") as handle:
+            data = handle.read()
+        texts = _pdf_text_pages(data)
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise PermanentJobError(
+                "One of the PDFs could not be opened any more; upload it again.", code="UNSUPPORTED_FILE"
+            ) from exc
+        try:
+            for index in range(len(pdf)):
+                number = len(pages) + 1
+                bitmap = pdf[index].render(scale=RENDER_DPI / 72).to_pil().convert("RGB")
+                buffer = io.BytesIO()
+                bitmap.save(buffer, format="JPEG", quality=88)
+                path = default_storage.save(f"{folder}/pages/{number}.jpg", ContentFile(buffer.getvalue()))
+                text = texts[index] if index < len(texts) else None
+                pages.append(PageSource(number=number, file_index=file_index, path=path, text=text))
+        finally:
+            pdf.close()
+    return pages

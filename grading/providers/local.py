@@ -1,0 +1,85 @@
+"""The offline provider: no key, no network. Transcription by RapidOCR (its models ship inside the wheel), grading
+by how well each answer covers the standard's reference material for its question."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from PIL import Image
+
+from grading.providers import local_grading, local_ocr
+from grading.providers.base import split_instructions
+from grading.providers.schemas import (
+    AnswerToGrade,
+    ExtractedQuestion,
+    Grade,
+    PageExtraction,
+    PageResult,
+    Usage,
+)
+from grading.standards import Standard
+
+REVIEW_BELOW_CONFIDENCE = 0.5
+_MARKS = re.compile(r"[(\[]\s*(\d{1,2})\s*marks?\s*[)\]]", re.IGNORECASE)
+
+
+class LocalProvider:
+    name = "local"
+    model = "local"
+
+    def extract_page(self, image: Image.Image, page_number: int) -> PageResult:
+        started = time.monotonic()
+        transcription = local_ocr.transcribe_page(image.convert("RGB"))
+        questions = []
+        for q in transcription.questions:
+            marks = _MARKS.search(q.question)
+            questions.append(
+                ExtractedQuestion(
+                    number=q.number,
+                    question=_MARKS.sub("", q.question).strip(),
+                    answer=q.answer,
+                    max_score=int(marks.group(1)) if marks else None,
+                    legibility=max(0.0, min(1.0, q.confidence)),
+                )
+            )
+        usage = Usage(
+            provider=self.name,
+            model=self.model,
+            purpose="extraction",
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        extraction = PageExtraction(
+            student_name=transcription.student_name, standard=transcription.standard, questions=questions
+        )
+        return PageResult(extraction=extraction, source="ocr", usage=[usage])
+
+    def _grade(self, reference: str, answer: AnswerToGrade) -> Grade:
+        result = local_grading.grade_answer(answer.question, answer.answer, reference, answer.max_score)
+        reasons = []
+        if result.confidence < REVIEW_BELOW_CONFIDENCE:
+            reasons.append(f"The automatic marker was unsure of this mark (confidence {result.confidence:.0%}).")
+        return Grade(
+            number=answer.number,
+            score=result.score,
+            max_score=answer.max_score,
+            feedback=result.feedback,
+            confidence=result.confidence,
+            needs_review=bool(reasons),
+            review_reason=" ".join(reasons),
+        )
+
+    def grade_script(self, standard: Standard, reference: str, answers: list[AnswerToGrade]):
+        started = time.monotonic()
+        grades = [self._grade(reference, answer) for answer in answers]
+        usage = Usage(
+            provider=self.name, model=self.model, purpose="grading", latency_ms=int((time.monotonic() - started) * 1000)
+        )
+        return grades, [usage]
+
+    def grade_question(self, standard: Standard, reference: str, answer: AnswerToGrade):
+        grades, usage = self.grade_script(standard, reference, [answer])
+        return grades[0], usage
+
+
+__all__ = ["LocalProvider", "split_instructions"]

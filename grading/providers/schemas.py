@@ -1,0 +1,81 @@
+"""What we ask the AI for, as Pydantic models (Structured Outputs), and what the rest of the pipeline uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+EXTRACTION_PROMPT_VERSION = "extract-v1"
+GRADING_PROMPT_VERSION = "grade-v1"
+
+
+class ExtractedQuestion(BaseModel):
+    number: int = Field(ge=1, le=200, description="The question number printed on the sheet")
+    question: str = Field(description="The printed question text")
+    answer: str = Field(description="The handwritten answer, transcribed exactly; [illegible] for unreadable words")
+    max_score: int | None = Field(default=None, ge=1, le=50, description="Marks shown for the question, if any")
+    legibility: float = Field(ge=0, le=1, description="How confidently the answer could be read, 0 to 1")
+
+
+class PageExtraction(BaseModel):
+    student_name: str | None = Field(description="The learner's name as written on the page, if any")
+    standard: int | None = Field(description="The Care Certificate standard number printed on the page, if any")
+    questions: list[ExtractedQuestion]
+
+
+class QuestionGrading(BaseModel):
+    number: int
+    score: float = Field(description="Marks awarded, 0 to max_score, in steps of 0.5")
+    max_score: float
+    feedback: str = Field(description="One or two sentences for the assessor: what was covered and what was missed")
+    confidence: float = Field(ge=0, le=1)
+    instruction_attempt: bool = Field(description="True if the answer contains text addressed to the marker")
+
+
+class ScriptGrading(BaseModel):
+    results: list[QuestionGrading]
+
+
+@dataclass
+class Usage:
+    provider: str
+    model: str
+    purpose: str
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: int = 0
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass
+class AnswerToGrade:
+    number: int
+    question: str
+    answer: str
+    max_score: float
+
+
+@dataclass
+class Grade:
+    number: int
+    score: float | None  # None: could not be graded — a person must
+    max_score: float
+    feedback: str
+    confidence: float
+    needs_review: bool = False
+    review_reason: str = ""
+
+
+@dataclass
+class PageResult:
+    extraction: PageExtraction | None
+    source: str  # vision, ocr or pdf_text
+    usage: list[Usage] = field(default_factory=list)
+    error: str = ""
+
+
+class InvalidReply(Exception):
+    """The provider answered, but not with something we can use (bad JSON, missing questions, out-of-range scores)."""

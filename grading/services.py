@@ -1,0 +1,217 @@
+"""Business actions of the grading app, shared by the API, the pages and the grade_quiz command."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus, UploadedFile
+from grading.standards import discover, get_standard
+from grading.storage import delete_folder, job_folder
+from grading.uploads import CheckedFile, store_files
+from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
+from jobs.services import start_job
+from organizations.usage import quizzes_this_month
+from quizmarker.api import ApiError
+
+SECONDS_PER_PAGE = 8
+SECONDS_PER_SCRIPT = 15
+
+
+def _unknown_standard(standard_id) -> ApiError:
+    known = ", ".join(str(s.id) for s in discover())
+    return ApiError(
+        f"There is no standard {standard_id}; choose one of {known}.",
+        code="VALIDATION_ERROR",
+        status_code=400,
+        details={"standard_id": [f"Unknown standard {standard_id}."]},
+    )
+
+
+def accept_upload(
+    *,
+    organization,
+    user,
+    files: list[CheckedFile],
+    standard_id: int | None = None,
+    session: GradingSession | None = None,
+    session_label: str = "",
+) -> BackgroundJob:
+    """Store the checked files and start the extraction job. Nothing else happens on the request path."""
+    if standard_id is not None and get_standard(standard_id) is None:
+        raise _unknown_standard(standard_id)
+    job_id = uuid.uuid4()
+    folder = job_folder(organization.schema_name, job_id)
+    stored = store_files(organization.schema_name, job_id, files)
+    try:
+        with transaction.atomic():
+            if session is None:
+                session = GradingSession.objects.create(organization=organization, user=user, label=session_label)
+            job = start_job(
+                organization=organization,
+                user=user,
+                job_type=JobType.EXTRACTION,
+                session=session,
+                input={"files": stored, "standard_id": standard_id},
+                job_id=job_id,
+                step="Waiting for a worker to read the pages",
+            )
+            UploadedFile.objects.bulk_create(
+                [
+                    UploadedFile(
+                        upload_job_id=job.pk,
+                        original_name=f.original_name,
+                        stored_path=s["path"],
+                        content_type=f.content_type,
+                        size=len(f.data),
+                        sha256=f.sha256,
+                        page_count=f.pages,
+                    )
+                    for f, s in zip(files, stored, strict=True)
+                ]
+            )
+    except Exception:
+        delete_folder(folder)  # nothing half-stored remains
+        raise
+    return job
+
+
+def estimated_seconds(job: BackgroundJob) -> int:
+    pages = sum(f.get("pages", 1) for f in job.input.get("files", []))
+    return max(5, pages * SECONDS_PER_PAGE)
+
+
+def check_plan_limit(organization, quizzes: int) -> None:
+    limit = organization.quiz_limit
+    if limit is None:
+        return
+    used = quizzes_this_month(organization)
+    if used + quizzes > limit:
+        raise ApiError(
+            f"Your {organization.get_plan_display()} plan allows {limit} quizzes a month and {used} have been graded "
+            f"this month, so {quizzes} more would go over the limit. Upgrade the plan or wait until next month.",
+            code="PLAN_LIMIT_EXCEEDED",
+            status_code=403,
+            details={"plan": organization.plan, "quiz_limit": limit, "quizzes_this_month": used},
+        )
+
+
+def submissions_for_grading(organization, *, upload_job_id=None, submission_id=None) -> list[Submission]:
+    if submission_id is not None:
+        submission = Submission.objects.filter(pk=submission_id).first()
+        if submission is None:
+            raise ApiError("No submission with that id in this organization.", code="NOT_FOUND", status_code=404)
+        return [submission]
+    upload = BackgroundJob.objects.filter(
+        pk=upload_job_id, organization=organization, job_type=JobType.EXTRACTION
+    ).first()
+    if upload is None:
+        raise ApiError("No upload job with that id in this organization.", code="NOT_FOUND", status_code=404)
+    if upload.status != JobStatus.COMPLETED:
+        raise ApiError(
+            f"The upload job is {upload.status}; grade it once it has completed.",
+            code="JOB_NOT_COMPLETED",
+            status_code=409,
+            details={"status": upload.status, "progress": upload.progress},
+        )
+    submissions = list(Submission.objects.filter(upload_job_id=upload.pk).order_by("created_at"))
+    if not submissions:
+        raise ApiError("The upload produced no scripts to grade.", code="VALIDATION_ERROR", status_code=400)
+    return submissions
+
+
+def start_grading(*, organization, user, submissions: list[Submission], standard_id: int | None) -> BackgroundJob:
+    """Check the standard and the plan limit, then start one grading job for the scripts."""
+    standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
+    if standard_id is None:
+        raise ApiError(
+            "Which standard are these answers for? Give standard_id (1–15).",
+            code="VALIDATION_ERROR",
+            status_code=400,
+            details={"standard_id": ["This field is required for these scripts."]},
+        )
+    if get_standard(standard_id) is None:
+        raise _unknown_standard(standard_id)
+    active = set(
+        BackgroundJob.objects.filter(
+            pk__in=[s.grading_job_id for s in submissions if s.grading_job_id],
+            status__in=ACTIVE_STATUSES,
+        ).values_list("pk", flat=True)
+    )
+    busy = [s for s in submissions if s.grading_job_id in active]
+    if busy:
+        raise ApiError(
+            "These scripts are already being graded.",
+            code="JOB_ALREADY_RUNNING",
+            status_code=409,
+            details={"submission_ids": [str(s.pk) for s in busy]},
+        )
+    check_plan_limit(organization, len(submissions))
+    session = None
+    if submissions[0].session_id:
+        session = GradingSession.objects.filter(pk=submissions[0].session_id, organization=organization).first()
+    with transaction.atomic():
+        job = start_job(
+            organization=organization,
+            user=user,
+            job_type=JobType.GRADING,
+            session=session,
+            input={
+                "submission_ids": [str(s.pk) for s in submissions],
+                "standard_id": standard_id,
+                "quiz_count": len(submissions),
+            },
+            step="Waiting for a worker to grade the answers",
+        )
+        Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(
+            grading_job_id=job.pk, standard=standard_id
+        )
+    return job
+
+
+def override_score(
+    question: QuestionResult, *, by: str, score: Decimal | None, feedback: str | None, reason: str
+) -> QuestionResult:
+    """An assessor sets the final score and/or feedback. The AI's score stays; the change is audited."""
+    if not reason.strip():
+        raise ApiError(
+            "Say why you are changing the mark.",
+            code="VALIDATION_ERROR",
+            status_code=400,
+            details={"reason": ["This field is required."]},
+        )
+    if score is not None and not (0 <= score <= question.max_score):
+        raise ApiError(
+            f"The score must be between 0 and {question.max_score}.",
+            code="VALIDATION_ERROR",
+            status_code=400,
+            details={"score": [f"Between 0 and {question.max_score}."]},
+        )
+    with transaction.atomic():
+        question = QuestionResult.objects.select_for_update().get(pk=question.pk)
+        ScoreChange.objects.create(
+            question=question,
+            changed_by=by,
+            old_score=question.effective_score,
+            new_score=score if score is not None else question.effective_score,
+            old_feedback=question.feedback,
+            new_feedback=feedback if feedback is not None else question.feedback,
+            reason=reason.strip()[:500],
+        )
+        if score is not None:
+            question.final_score = score
+        if feedback is not None:
+            question.final_feedback = feedback
+        question.final_set_by = by
+        question.final_set_at = timezone.now()
+        question.save()
+        submission = Submission.objects.select_for_update().get(pk=question.submission_id)
+        submission.recompute_totals()
+        open_reviews = submission.questions.filter(needs_review=True, final_score__isnull=True).exists()
+        if submission.status in (SubmissionStatus.GRADED, SubmissionStatus.NEEDS_REVIEW, SubmissionStatus.REVIEWED):
+            submission.status = SubmissionStatus.NEEDS_REVIEW if open_reviews else SubmissionStatus.REVIEWED
+        submission.save()
+    return question

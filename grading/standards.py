@@ -1,0 +1,103 @@
+"""The reference library: one PDF per Care Certificate standard in REFERENCE_PDF_DIR, discovered from the folder.
+
+Extracted text is cached by the file's SHA-256, in this process and in Redis, so a job never re-reads a PDF that has
+not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pdfplumber
+from django.conf import settings
+from django.core.cache import cache
+
+FILE_PATTERN = re.compile(r"^Standard-(\d{1,2})\.pdf$")
+TITLE_PATTERN = re.compile(r"^Standard\s+(\d{1,2})\s*[:.\-–]\s*(.+)$")
+# Titles used when a PDF's first line does not name its standard.
+TITLES = {
+    1: "Understand your role",
+    2: "Your personal development",
+    3: "Duty of care",
+    4: "Equality and diversity",
+    5: "Work in a person-centred way",
+    6: "Communication",
+    7: "Privacy and dignity",
+    8: "Fluids and nutrition",
+    9: "Awareness of mental health, dementia and learning disability",
+    10: "Safeguarding adults",
+    11: "Safeguarding children",
+    12: "Basic life support",
+    13: "Health and safety",
+    14: "Handling information",
+    15: "Infection prevention and control",
+}
+
+
+@dataclass(frozen=True)
+class Standard:
+    id: int
+    title: str
+    pages: int
+    path: Path
+    sha256: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "pages": self.pages}
+
+
+_lock = threading.Lock()
+_by_hash: dict[str, tuple[str, int]] = {}  # sha256 -> (text, pages)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read(path: Path, sha: str) -> tuple[str, int]:
+    with _lock:
+        if sha in _by_hash:
+            return _by_hash[sha]
+    key = f"reference-text:{sha}"
+    cached = cache.get(key, version=1)
+    if cached is None:
+        with pdfplumber.open(path) as pdf:
+            cached = ("\n".join(page.extract_text() or "" for page in pdf.pages), len(pdf.pages))
+        cache.set(key, cached, timeout=None, version=1)
+    with _lock:
+        _by_hash[sha] = tuple(cached)
+    return tuple(cached)
+
+
+def discover() -> list[Standard]:
+    """Every Standard-N.pdf in the reference folder, in order."""
+    folder = Path(settings.REFERENCE_PDF_DIR)
+    found = []
+    for path in sorted(folder.glob("Standard-*.pdf")):
+        match = FILE_PATTERN.match(path.name)
+        if not match:
+            continue
+        number = int(match.group(1))
+        sha = _sha256(path)
+        text, pages = _read(path, sha)
+        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        title_match = TITLE_PATTERN.match(first_line)
+        title = (
+            title_match.group(2).strip()
+            if title_match and int(title_match.group(1)) == number
+            else TITLES.get(number, f"Standard {number}")
+        )
+        found.append(Standard(id=number, title=title, pages=pages, path=path, sha256=sha))
+    return sorted(found, key=lambda s: s.id)
+
+
+def get_standard(number: int) -> Standard | None:
+    return next((s for s in discover() if s.id == number), None)
+
+
+def reference_text(standard: Standard) -> str:
+    return _read(standard.path, standard.sha256)[0]
