@@ -33,6 +33,7 @@ def _unknown_standard(standard_id) -> ApiError:
 
 def accept_upload(
     *,
+    enqueue: bool = True,
     organization,
     user,
     files: list[CheckedFile],
@@ -58,6 +59,7 @@ def accept_upload(
                 input={"files": stored, "standard_id": standard_id},
                 job_id=job_id,
                 step="Waiting for a worker to read the pages",
+                enqueue=enqueue,
             )
             UploadedFile.objects.bulk_create(
                 [
@@ -123,7 +125,9 @@ def submissions_for_grading(organization, *, upload_job_id=None, submission_id=N
     return submissions
 
 
-def start_grading(*, organization, user, submissions: list[Submission], standard_id: int | None) -> BackgroundJob:
+def start_grading(
+    *, organization, user, submissions: list[Submission], standard_id: int | None, enqueue: bool = True
+) -> BackgroundJob:
     """Check the standard and the plan limit, then start one grading job for the scripts."""
     standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
     if standard_id is None:
@@ -165,6 +169,7 @@ def start_grading(*, organization, user, submissions: list[Submission], standard
                 "quiz_count": len(submissions),
             },
             step="Waiting for a worker to grade the answers",
+            enqueue=enqueue,
         )
         Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(
             grading_job_id=job.pk, standard=standard_id

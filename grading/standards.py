@@ -86,11 +86,9 @@ def discover() -> list[Standard]:
         text, pages = _read(path, sha)
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
         title_match = TITLE_PATTERN.match(first_line)
-        title = (
-            title_match.group(2).strip()
-            if title_match and int(title_match.group(1)) == number
-            else TITLES.get(number, f"Standard {number}")
-        )
+        # The official title where we know it (a long title wraps onto a second line in the PDF's text).
+        pdf_title = title_match.group(2).strip() if title_match and int(title_match.group(1)) == number else None
+        title = TITLES.get(number) or pdf_title or f"Standard {number}"
         found.append(Standard(id=number, title=title, pages=pages, path=path, sha256=sha))
     return sorted(found, key=lambda s: s.id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from jobs.models import JobStatus, JobType
+from jobs.models import GradingSession, JobStatus, JobType
 from jobs.serializers import JobSerializer
 from jobs.services import cancel_job, job_stats, visible_jobs
 from quizmarker.api import ApiError, ok
@@ -85,3 +85,51 @@ class JobStatsView(JobsMixin, APIView):
         query = JobStatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return ok(job_stats(self.jobs(request), window_hours=query.validated_data["hours"]))
+
+
+class SessionSerializer(serializers.Serializer):
+    def to_representation(self, session) -> dict:
+        return {
+            "id": str(session.pk),
+            "label": session.label,
+            "status": session.status,
+            "created_at": session.created_at.isoformat(),
+            "jobs": JobSerializer(session.jobs.order_by("created_at"), many=True).data,
+        }
+
+
+def visible_sessions(request):
+    sessions = GradingSession.objects.filter(organization=request.organization)
+    membership = getattr(request, "membership", None)
+    if request.user.is_superuser or (membership is not None and membership.can_manage):
+        return sessions
+    return sessions.filter(user=request.user)
+
+
+class SessionListView(APIView):
+    def get(self, request):
+        query = JobQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("page", "per_page")})
+        query.is_valid(raise_exception=True)
+        page, per_page = query.validated_data["page"], query.validated_data["per_page"]
+        sessions = visible_sessions(request).order_by("-created_at")
+        rows = sessions.prefetch_related("jobs")[(page - 1) * per_page : page * per_page]
+        return ok(
+            {
+                "sessions": SessionSerializer(rows, many=True).data,
+                "page": page,
+                "per_page": per_page,
+                "total": sessions.count(),
+            }
+        )
+
+
+class SessionDetailView(APIView):
+    def get(self, request, session_id):
+        session = visible_sessions(request).filter(pk=session_id).first()
+        if session is None:
+            raise ApiError("No grading session with that id in this organization.", code="NOT_FOUND", status_code=404)
+        log = [
+            {"at": e.at.isoformat(), "level": e.level, "message": e.message, "job_id": str(e.job_id)}
+            for e in session.events.order_by("at", "id")
+        ]
+        return ok({**SessionSerializer(session).data, "log": log})

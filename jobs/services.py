@@ -79,6 +79,7 @@ def start_job(
     step: str = "Waiting for a worker",
     check_limits: bool = True,
     job_id=None,
+    enqueue: bool = True,
 ) -> BackgroundJob:
     """Create the job row and publish its message once the surrounding transaction commits.
 
@@ -100,7 +101,8 @@ def start_job(
             current_step=step,
         )
         log_event(job, f"{job.get_job_type_display()} job accepted.")
-        transaction.on_commit(lambda: publish(job.pk))
+        if enqueue:  # (False: the caller runs it in-process with run_inline)
+            transaction.on_commit(lambda: publish(job.pk))
     return job
 
 

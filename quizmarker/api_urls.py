@@ -18,6 +18,8 @@ urlpatterns = [
     ),
     path("students", grading_api.StudentListView.as_view(), name="api-student-list"),
     path("students/<int:student_id>", grading_api.StudentDetailView.as_view(), name="api-student-detail"),
+    path("sessions", jobs_api.SessionListView.as_view(), name="api-session-list"),
+    path("sessions/<uuid:session_id>", jobs_api.SessionDetailView.as_view(), name="api-session-detail"),
     path("jobs", jobs_api.JobListView.as_view(), name="api-job-list"),
     path("jobs/stats", jobs_api.JobStatsView.as_view(), name="api-job-stats"),
     path("jobs/<uuid:job_id>", jobs_api.JobDetailView.as_view(), name="api-job-detail"),

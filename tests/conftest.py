@@ -95,6 +95,17 @@ def _public_schema_around_each_test():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counters are real (Redis); each test starts with none of this run's."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(match=f"*:{settings.REDIS_KEY_PREFIX}:*throttle_*", count=1000):
+        client.delete(key)
+    yield
+
+
 @pytest.fixture
 def host():
     def _host(organization=None) -> str:

@@ -1,7 +1,7 @@
 """Grade answer sheets from the command line: the same pipeline as the web and API.
 
-    python manage.py grade_quiz --org demo --standard 3 sheet1.jpg sheet2.jpg
-    python manage.py grade_quiz --org demo --standard 3 --sync scan.pdf     # in this process, no worker needed
+python manage.py grade_quiz --org demo --standard 3 sheet1.jpg sheet2.jpg
+python manage.py grade_quiz --org demo --standard 3 --sync scan.pdf     # in this process, no worker needed
 """
 
 from __future__ import annotations
@@ -47,12 +47,19 @@ class Command(BaseCommand):
         with schema_context(organization.schema_name):
             try:
                 checked = check_files(uploads)
-                upload = accept_upload(organization=organization, user=actor, files=checked, standard_id=standard)
+                upload = accept_upload(
+                    organization=organization, user=actor, files=checked, standard_id=standard, enqueue=not sync
+                )
                 self.stdout.write(f"Reading {len(checked)} file(s)… (job {upload.pk})")
                 self._finish(upload, sync, timeout)
                 submissions = submissions_for_grading(organization, upload_job_id=upload.pk)
-                grading = start_grading(organization=organization, user=actor, submissions=submissions,
-                                        standard_id=standard)
+                grading = start_grading(
+                    organization=organization,
+                    user=actor,
+                    submissions=submissions,
+                    standard_id=standard,
+                    enqueue=not sync,
+                )
                 self.stdout.write(f"Grading {len(submissions)} script(s)… (job {grading.pk})")
                 self._finish(grading, sync, timeout)
             except ApiError as exc:
@@ -92,14 +99,22 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING(f"{who} — Standard {submission.standard}"))
         for q in submission.questions.order_by("number"):
-            score = "needs review" if q.effective_score is None else f"{q.effective_score:g} / {q.max_score:g}"
+            score = "needs review" if q.effective_score is None else f"{_n(q.effective_score)} / {_n(q.max_score)}"
             self.stdout.write(f"Q{q.number}. {q.question_text}")
             self.stdout.write(f"    Answer:   {q.answer_text or '(blank)'}")
             self.stdout.write(f"    Score:    {score}" + ("   ⚑ " + q.review_reason if q.needs_review else ""))
             if q.feedback:
                 self.stdout.write(f"    Feedback: {q.feedback}")
         if submission.total_score is not None:
-            self.stdout.write(self.style.SUCCESS(
-                f"Total: {submission.total_score:g} / {submission.max_score:g} ({submission.percentage:.0f}%)"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Total: {_n(submission.total_score)} / {_n(submission.max_score)} ({submission.percentage:.0f}%)"
+                )
+            )
         else:
             self.stdout.write(self.style.WARNING("Total: pending — some answers need a person to mark them."))
+
+
+def _n(value) -> str:
+    """1.50 → 1.5, 2.00 → 2."""
+    return f"{value.normalize():f}"
