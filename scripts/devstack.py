@@ -65,11 +65,16 @@ def _can_connect(url: str) -> bool:
         return False
 
 
+def embedded_only() -> bool:
+    """QUIZMARKER_SERVICES=embedded skips the servers on the default ports (to try a fresh machine's path)."""
+    return os.environ.get("QUIZMARKER_SERVICES", "").lower() == "embedded"
+
+
 def find_postgres() -> str:
     if os.environ.get("DATABASE_URL"):
         say("PostgreSQL: using DATABASE_URL from the environment")
         return os.environ["DATABASE_URL"]
-    if port_open("127.0.0.1", 5432) and _can_connect("postgresql://postgres@127.0.0.1:5432/postgres"):
+    if not embedded_only() and port_open("127.0.0.1", 5432) and _can_connect("postgresql://postgres@127.0.0.1:5432/postgres"):
         say("PostgreSQL: using the server on 127.0.0.1:5432 (user postgres)")
         return f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
     return start_embedded_postgres()
@@ -118,7 +123,7 @@ def find_redis() -> str:
     if os.environ.get("REDIS_URL"):
         say("Redis: using REDIS_URL from the environment")
         return os.environ["REDIS_URL"]
-    if _redis_ping("redis://127.0.0.1:6379/0"):
+    if not embedded_only() and _redis_ping("redis://127.0.0.1:6379/0"):
         say("Redis: using the server on 127.0.0.1:6379")
         return "redis://127.0.0.1:6379/0"
     return start_embedded_redis()
