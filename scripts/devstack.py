@@ -74,7 +74,8 @@ def find_postgres() -> str:
     if os.environ.get("DATABASE_URL"):
         say("PostgreSQL: using DATABASE_URL from the environment")
         return os.environ["DATABASE_URL"]
-    if not embedded_only() and port_open("127.0.0.1", 5432) and _can_connect("postgresql://postgres@127.0.0.1:5432/postgres"):
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if not embedded_only() and port_open("127.0.0.1", 5432) and _can_connect(local):
         say("PostgreSQL: using the server on 127.0.0.1:5432 (user postgres)")
         return f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
     return start_embedded_postgres()
@@ -191,12 +192,12 @@ def cmd_env() -> int:
 def cmd_run() -> int:
     os.environ.setdefault("DEBUG", "true")
     env = prepare_environment()
+    port = env.setdefault("PORT", "8000")
+    env.setdefault("SITE_PORT", port)  # links in emails and hand-offs use the port we serve on
     say("Migrating the shared schema and every organization's schema")
     manage("migrate_schemas", "--shared", env=env)
     manage("migrate_schemas", "--tenant", env=env)
     manage("bootstrap_demo", env=env)
-    port = env.get("PORT", "8000")
-    env["PORT"] = port
     base = env.get("BASE_DOMAIN", "localhost")
     say(f"Starting web (http://{base}:{port}/ and http://demo.{base}:{port}/), a Celery worker and beat.")
     say("Ctrl-C stops them all.")
