@@ -29,3 +29,6 @@ flower: install
 
 clean:
 	rm -rf .data/test-media
+
+bench: install
+	$(BIN)/python scripts/bench.py $(ARGS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ return 0
 """
 
 _client: redis.Redis | None = None
+_pacing_lock = threading.Lock()
+_last_call = 0.0
 
 
 def _redis() -> redis.Redis:
@@ -78,8 +81,21 @@ class ProviderLimiter:
                 return
             time.sleep(max(0.05, (minute + 1) * 60 - time.time()) + random.uniform(0, 0.2))
 
+    def _space_calls(self) -> None:
+        """AI_MIN_SECONDS_BETWEEN_CALLS: pacing for providers that need it (0, the default, means none)."""
+        spacing = settings.AI_MIN_SECONDS_BETWEEN_CALLS
+        if spacing <= 0:
+            return
+        with _pacing_lock:
+            global _last_call
+            wait = _last_call + spacing - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            _last_call = time.monotonic()
+
     @contextmanager
     def slot(self):
+        self._space_calls()
         token = uuid.uuid4().hex
         acquired = False
         try:
@@ -93,7 +109,7 @@ class ProviderLimiter:
                     acquired = True
                     break
                 time.sleep(delay + random.uniform(0, delay))
-                delay = min(delay * 2, 0.25)
+                delay = min(delay * 2, 0.05)
         except redis.RedisError as exc:
             logger.warning("Limiter unavailable, calling without it: %s", exc)
         try:

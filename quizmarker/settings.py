@@ -60,6 +60,8 @@ SHARED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "anymail",
+    "drf_spectacular",
+    "integrations",
 ]
 # Everything about students (answers, names, grades) lives only in the organization's schema.
 TENANT_APPS = [
@@ -190,6 +192,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.run_email": {"queue": "low"},
     "jobs.tasks.*": {"queue": "high"},  # housekeeping: sweeper, reaper, cleanup
     "organizations.tasks.*": {"queue": "low"},
+    "integrations.tasks.*": {"queue": "low"},  # webhook deliveries
     "quizmarker.celery.*": {"queue": "high"},
 }
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
@@ -235,6 +238,8 @@ DEFAULT_QUESTION_MARKS = env_int("DEFAULT_QUESTION_MARKS", 2, minimum=1)
 # Shared limiter across all workers, per provider.
 AI_MAX_CONCURRENT_CALLS = env_int("AI_MAX_CONCURRENT_CALLS", 16, minimum=1)
 AI_MAX_CALLS_PER_MINUTE = env_int("AI_MAX_CALLS_PER_MINUTE", 500, minimum=1)
+# Minimum seconds between two AI calls from one worker process (0: no pacing). Only for providers that need it.
+AI_MIN_SECONDS_BETWEEN_CALLS = env_float("AI_MIN_SECONDS_BETWEEN_CALLS", 0.0, minimum=0)
 # US dollars per million tokens: (prompt, cached prompt, completion).
 AI_PRICES_PER_MILLION = {
     "gpt-4.1-mini": (0.40, 0.10, 1.60),
@@ -316,6 +321,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Self-service tokens (hashed at rest) first; keys from `manage.py drf_create_token` keep working.
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -327,11 +334,46 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "quizmarker.api.exception_handler",
+    # drf-spectacular's AutoSchema, plus the contract's envelope and error responses (integrations/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "integrations.schema.EnvelopeAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "upload": env_str("THROTTLE_UPLOAD", "20/hour"),
         "grade": env_str("THROTTLE_GRADE", "15/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# OpenAPI schema of API v1 (served at /api/v1/schema on organization hosts; committed as docs/openapi.yaml).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "QuizMarker API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [
+        {
+            "url": "https://{organization}.{domain}",
+            "description": "Your organization's host",
+            "variables": {"organization": {"default": "demo"}, "domain": {"default": "quizmarker.example"}},
+        },
+        {"url": "http://demo.localhost:8000", "description": "make run (development)"},
+    ],
+    # Both token classes read `Authorization: Token <key>`: the schema shows them as one scheme, tokenAuth.
+    "AUTHENTICATION_WHITELIST": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "SubmissionStatusEnum": "grading.models.SubmissionStatus",
+        "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
+        "SessionStatusEnum": ["empty", "in_progress", "needs_attention", "cancelled", "completed"],
+        "AcceptedStatusEnum": ["queued"],
+    },
+    "PREPROCESSING_HOOKS": ["integrations.schema.only_api_v1"],
+    # The description, tags and error components are added by integrations.schema.finish_schema.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "integrations.schema.finish_schema"],
 }
 
 # --- Security ---------------------------------------------------------------------------------

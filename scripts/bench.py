@@ -1,0 +1,479 @@
+#!/usr/bin/env python
+"""End-to-end benchmark on the real stack: gunicorn, Celery workers, PostgreSQL and Redis, against the fake
+OpenAI-compatible server with a fixed latency.
+
+    python scripts/bench.py                         # 20 scripts x 3 pages, 1 s latency, C = 16, both modes
+    python scripts/bench.py --scripts 5 --mode concurrent
+
+Prints one table and appends it, with the machine it ran on, to BENCHMARKS.md (--no-write to skip).
+
+Modes:
+  concurrent  what QuizMarker does: pages of a script in parallel, many scripts per worker, a shared limiter of
+              C concurrent AI calls.
+  sequential  imitates the earlier system: one page at a time, one job at a time, 2 s between AI calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from http.client import HTTPConnection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import devstack  # noqa: E402
+
+PY = sys.executable
+BIN = Path(PY).parent
+SHEET = ROOT / "tests" / "fixtures" / "sheets" / "s05_std05_dkg_p1.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p
+    low, high = math.floor(k), math.ceil(k)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+class Stack:
+    """The processes of one benchmark run; everything is stopped on exit."""
+
+    def __init__(self, args):
+        self.args = args
+        self.procs: list[subprocess.Popen] = []
+        self.web_port = free_port()
+        self.ai_port = free_port()
+        self.logs = ROOT / ".data" / "bench"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("w")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen | None = None) -> None:
+        for p in [proc] if proc else list(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            if p in self.procs:
+                self.procs.remove(p)
+
+
+def prepare(args) -> dict:
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
+    os.environ["REDIS_KEY_PREFIX"] = f"qmbench{os.getpid()}"
+    env = devstack.prepare_environment()
+    base = env["DATABASE_URL"].rsplit("/", 1)[0]
+    env["DATABASE_URL"] = f"{base}/quizmarker_bench"
+    import psycopg
+
+    admin = env["DATABASE_URL"].rsplit("/", 1)[0].replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS quizmarker_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE quizmarker_bench")
+    env.update(
+        {
+            "MEDIA_ROOT": str(ROOT / ".data" / "bench-media"),
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "LOG_LEVEL": "warning",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "QUIZMARKER_AI_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_TIMEOUT": "30",
+            "AI_MAX_CONCURRENT_CALLS": str(args.concurrency),
+            "AI_MAX_CALLS_PER_MINUTE": "100000",
+            "DATABASE_CONN_MAX_AGE": "600",
+            # One bench user makes far more requests than a person: per-user throttles would measure themselves.
+            "THROTTLE_UPLOAD": "100000/hour",
+            "THROTTLE_GRADE": "100000/hour",
+        }
+    )
+    subprocess.run([PY, "manage.py", "migrate_schemas", "--shared", "-v0"], cwd=ROOT, env=env, check=True)
+    setup = (
+        "from organizations.models import User, Organization;"
+        "from organizations.services import create_organization;"
+        "from rest_framework.authtoken.models import Token;"
+        "u = User.objects.create_user('bench@bench.test', None);"
+        "o = create_organization(name='Bench', slug='bench', owner=u, plan='enterprise');"
+        "o.notify_on_grading_complete = False; o.save();"
+        "print(Token.objects.create(user=u).key)"
+    )
+    out = (
+        subprocess.run(
+            [PY, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    env["BENCH_TOKEN"] = out
+    return env
+
+
+class Client:
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.headers = {"Host": f"bench.localhost:{port}", "Authorization": f"Token {token}"}
+        self.local = threading.local()
+
+    def _conn(self) -> HTTPConnection:
+        if not hasattr(self.local, "conn"):
+            self.local.conn = HTTPConnection("127.0.0.1", self.port, timeout=60)
+        return self.local.conn
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        for attempt in range(2):
+            try:
+                conn = self._conn()
+                conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
+                response = conn.getresponse()
+                data = response.read()
+                return response.status, json.loads(data) if data else None
+            except (ConnectionError, OSError):
+                del self.local.conn
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def upload(self, files: list[bytes]) -> tuple[int, dict]:
+        boundary = secrets.token_hex(12)
+        parts = io.BytesIO()
+        for i, data in enumerate(files):
+            parts.write(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="p{i}.png"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            )
+            parts.write(data + b"\r\n")
+        parts.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="standard_id"\r\n\r\n5\r\n'
+            f"--{boundary}--\r\n".encode()
+        )
+        return self.request(
+            "POST", "/api/v1/upload", parts.getvalue(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+
+    def wait(self, job_id: str, timeout: float = 900) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.request("GET", f"/api/v1/jobs/{job_id}")
+            job = body["data"]
+            if job["status"] in ("completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.1)
+        raise RuntimeError(f"job {job_id} did not finish")
+
+
+def run_batch(client: Client, scripts: int, pages: int) -> dict:
+    page = SHEET.read_bytes()
+    latencies: list[float] = []
+    failures = []
+
+    def one(_):
+        started = time.monotonic()
+        status, body = client.upload([page] * pages)
+        if status != 202:
+            failures.append(body)
+            return
+        extraction = client.wait(body["data"]["job_id"])
+        status, body = client.request(
+            "POST",
+            "/api/v1/grade",
+            json.dumps({"upload_job_id": extraction["id"], "standard_id": 5}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        if status != 202:
+            failures.append(body)
+            return
+        grading = client.wait(body["data"]["job_id"])
+        if grading["status"] != "completed" or extraction["status"] != "completed":
+            failures.append(grading)
+        latencies.append(time.monotonic() - started)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=scripts) as pool:
+        list(pool.map(one, range(scripts)))
+    return {"wall": time.monotonic() - started, "latencies": latencies, "failures": failures}
+
+
+def ai_stats(port: int) -> dict:
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_control/stats").read())  # noqa: S310
+
+
+def reset_ai(port: int) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_control/reset", data=b"{}", method="POST")
+    urllib.request.urlopen(request).read()  # noqa: S310
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/_control/config", method="POST", data=json.dumps({"latency": ARGS.latency}).encode()
+    )
+    urllib.request.urlopen(request).read()  # noqa: S310
+
+
+def big_image(megabytes: float = 5.0) -> bytes:
+    """A photo-like JPEG of about the given size (noise keeps it from compressing)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    side = 2600
+    rng = np.random.default_rng(1)
+    pixels = (rng.normal(200, 40, (side, int(side * 0.75), 3))).clip(0, 255).astype("uint8")
+    image = Image.fromarray(pixels)
+    ImageDraw.Draw(image).text((100, 100), "1. What is duty of care?", fill="black")
+    for quality in (95, 90, 85, 80, 70):
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=quality)
+        if buffer.tell() <= megabytes * 1024 * 1024:
+            return buffer.getvalue()
+    return buffer.getvalue()
+
+
+def upload_latency(client: Client, count: int) -> list[float]:
+    data = big_image()
+    timings = []
+    for _ in range(count):
+        started = time.monotonic()
+        status, body = client.upload([data])
+        timings.append(time.monotonic() - started)
+        if status != 202:
+            raise SystemExit(f"upload failed: {body}")
+        client.request("DELETE", f"/api/v1/jobs/{body['data']['job_id']}")
+    return timings, len(data)
+
+
+def status_rps(client: Client, job_id: str, seconds: float, threads: int) -> float:
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+
+    def hammer(i):
+        local = Client(client.port, "")
+        local.headers = client.headers
+        while time.monotonic() < stop:
+            status, _ = local.request("GET", f"/api/v1/jobs/{job_id}")
+            if status == 200:
+                counts[i] += 1
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(hammer, range(threads)))
+    return sum(counts) / seconds
+
+
+def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
+    worker_env = dict(env)
+    if mode == "sequential":
+        worker_env.update(
+            {"EXTRACTION_PAGE_CONCURRENCY": "1", "GRADING_SCRIPT_CONCURRENCY": "1", "AI_MIN_SECONDS_BETWEEN_CALLS": "2"}
+        )
+        concurrency = "1"
+    else:
+        concurrency = str(ARGS.worker_concurrency)
+    proc = stack.spawn(
+        f"worker-{mode}",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "quizmarker",
+            "worker",
+            "-Q",
+            "high,default,low",
+            "--concurrency",
+            concurrency,
+            "-n",
+            f"bench-{mode}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        worker_env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ping = subprocess.run(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "quizmarker",
+                "inspect",
+                "ping",
+                "-d",
+                f"bench-{mode}@{socket.gethostname()}",
+                "-t",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if "pong" in ping.stdout:
+            return proc
+        time.sleep(0.5)
+    raise SystemExit("the worker did not start; see .data/bench/")
+
+
+ARGS: argparse.Namespace
+
+
+def main() -> int:
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scripts", type=int, default=20)
+    parser.add_argument("--pages", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="AI_MAX_CONCURRENT_CALLS (C)")
+    parser.add_argument("--worker-concurrency", type=int, default=8, help="worker processes in concurrent mode")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--mode", choices=["both", "concurrent", "sequential"], default="both")
+    parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    ARGS = args = parser.parse_args()
+
+    stack = Stack(args)
+    try:
+        env = prepare(args)
+        env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
+        stack.spawn(
+            "fakeopenai",
+            [PY, "-m", "tests.fakeopenai", "--port", str(stack.ai_port), "--latency", str(args.latency)],
+            env,
+        )
+        stack.spawn(
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "quizmarker.wsgi:application",
+                "-b",
+                f"127.0.0.1:{stack.web_port}",
+                "-w",
+                str(args.web_workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+            env,
+        )
+        wait_http(f"http://127.0.0.1:{stack.ai_port}/_control/stats")
+        wait_http(f"http://127.0.0.1:{stack.web_port}/health")
+        client = Client(stack.web_port, env["BENCH_TOKEN"])
+        rows: list[tuple[str, str]] = []
+        bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency
+        results = {}
+        for mode in ["concurrent", "sequential"] if args.mode == "both" else [args.mode]:
+            worker = start_worker(stack, env, mode)
+            reset_ai(stack.ai_port)
+            print(f"[bench] {mode}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
+            batch = run_batch(client, args.scripts, args.pages)
+            stats = ai_stats(stack.ai_port)
+            results[mode] = batch | {"stats": stats}
+            stack.stop(worker)
+            if batch["failures"]:
+                print(f"[bench] {len(batch['failures'])} failures, first: {batch['failures'][0]}", flush=True)
+        if "concurrent" in results:
+            c = results["concurrent"]
+            calls = c["stats"]["requests"]
+            tokens = {k: c["stats"][f"{k}_tokens"] for k in ("prompt", "cached", "completion")}
+            rows += [
+                ("batch wall time (concurrent)", f"{c['wall']:.2f} s"),
+                (f"lower bound ⌈N·(P+1)/C⌉·L (C={args.concurrency})", f"{bound:.2f} s"),
+                ("ratio to the bound", f"{c['wall'] / bound:.2f}"),
+                (
+                    "job latency p50 / p95 (upload → graded)",
+                    f"{percentile(c['latencies'], 0.5):.2f} s / {percentile(c['latencies'], 0.95):.2f} s",
+                ),
+                ("AI calls per script", f"{calls / args.scripts:.2f}"),
+                (
+                    "tokens per script (prompt / cached / completion)",
+                    " / ".join(str(round(tokens.get(k, 0) / args.scripts)) for k in ("prompt", "cached", "completion")),
+                ),
+                ("max concurrent AI calls seen", str(c["stats"].get("max_concurrent"))),
+                ("AI answers by HTTP status", json.dumps(c["stats"].get("by_status"))),
+                ("failed scripts", str(len(c["failures"]))),
+            ]
+        if "sequential" in results:
+            s = results["sequential"]
+            rows.append(("batch wall time (sequential, earlier system)", f"{s['wall']:.2f} s"))
+            if "concurrent" in results:
+                rows.append(("speed-up over sequential", f"{s['wall'] / results['concurrent']['wall']:.1f}x"))
+        worker = start_worker(stack, env, "concurrent")
+        timings, size = upload_latency(client, 40)
+        rows.append(
+            (
+                f"upload p50 / p95 ({size / 1048576:.1f} MB image)",
+                f"{percentile(timings, 0.5) * 1000:.0f} ms / {percentile(timings, 0.95) * 1000:.0f} ms",
+            )
+        )
+        _, body = client.upload([SHEET.read_bytes()])
+        job_id = body["data"]["job_id"]
+        client.wait(job_id)
+        rps = status_rps(client, job_id, seconds=8, threads=16)
+        rows.append(("job status requests/s (16 clients, keep-alive)", f"{rps:.0f}"))
+        stack.stop(worker)
+    finally:
+        stack.stop()
+    width = max(len(r[0]) for r in rows)
+    table = "\n".join(f"| {name.ljust(width)} | {value} |" for name, value in rows)
+    header = f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|"
+    print("\n" + header + "\n" + table)
+    if not args.no_write:
+        machine = (
+            f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python "
+            f"{platform.python_version()}, {platform.platform()}"
+        )
+        with (ROOT / "BENCHMARKS.md").open("a") as out:
+            out.write(
+                f"\n## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+                f"`python scripts/bench.py --scripts {args.scripts} --pages {args.pages} --latency {args.latency} "
+                f"--concurrency {args.concurrency} --worker-concurrency {args.worker_concurrency} "
+                f"--web-workers {args.web_workers} --mode {args.mode}` on {machine}\n\n{header}\n{table}\n"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
