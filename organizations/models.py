@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -60,6 +63,11 @@ class Organization(TenantMixin):
         default=True, help_text="Inactive organizations keep their data but nobody can sign in to them."
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its owner deleted it. Deleting only deactivates: the data is kept until support erases it.",
+    )
 
     auto_create_schema = True
     auto_drop_schema = False
@@ -196,3 +204,66 @@ class ProviderCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.purpose} for {self.organization_id}"
+
+
+def _invitation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _invitation_expiry():
+    return timezone.now() + timedelta(days=INVITATION_DAYS)
+
+
+INVITATION_DAYS = 14
+
+
+class Invitation(models.Model):
+    """An email address invited to join an organization with a role; the emailed link carries the token."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(default=_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} invited to {self.organization.slug} as {self.role}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+    @property
+    def accept_url(self) -> str:
+        return self.organization.url(f"/invitations/{self.token}/")
+
+
+class AdminAccessLog(models.Model):
+    """A super admin opened an organization's student data from the console: who, what and when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    user_email = models.EmailField(help_text="Kept if the user is deleted.")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="admin_access_logs")
+    what = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "admin access to organization data"
+        verbose_name_plural = "admin access to organization data"
+
+    def __str__(self) -> str:
+        return f"{self.user_email} opened {self.what} of {self.organization.slug} at {self.at:%Y-%m-%d %H:%M}"

@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
 
-from organizations.models import RESERVED_SLUGS, SLUG_VALIDATOR, Domain, Membership, Organization, Role, User
+from organizations.models import (
+    RESERVED_SLUGS,
+    SLUG_VALIDATOR,
+    AdminAccessLog,
+    Domain,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
 
 
 def validate_slug(slug: str) -> str:
@@ -69,3 +82,217 @@ def organizations_of(user) -> list[Organization]:
     if not user.is_authenticated:
         return []
     return list(Organization.objects.filter(memberships__user=user, is_active=True).order_by("name"))
+
+
+# --- Provisioning (admin console and the create_organization command share this) ------------------------------
+
+
+def provision_organization(
+    *,
+    name: str,
+    owner_email: str,
+    slug: str | None = None,
+    plan: str = "free",
+    invited_by: User | None = None,
+    quiz_limit_override: int | None = None,
+    monthly_budget_usd=None,
+) -> tuple[Organization, User, Invitation]:
+    """Create an organization for an owner given by email: the user (created without a password if new), the
+    schema, domain and ownership (:func:`create_organization`), and an emailed owner invitation whose link lets a
+    new owner choose a password and sign in."""
+    email = User.objects.normalize_email(owner_email.strip()).lower()
+    owner = User.objects.filter(email__iexact=email).first()
+    created_user = owner is None
+    if created_user:
+        owner = User.objects.create_user(email, None)
+    try:
+        organization = create_organization(name=name, slug=slug, owner=owner, plan=plan)
+    except Exception:
+        if created_user:
+            owner.delete()
+        raise
+    changed = []
+    if quiz_limit_override is not None:
+        organization.quiz_limit_override = quiz_limit_override
+        changed.append("quiz_limit_override")
+    if monthly_budget_usd is not None:
+        organization.monthly_budget_usd = monthly_budget_usd
+        changed.append("monthly_budget_usd")
+    if changed:
+        organization.save(update_fields=changed)
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=Role.OWNER, invited_by=invited_by
+    )
+    send_invitation_email(invitation)
+    return organization, owner, invitation
+
+
+# --- Members and their roles --------------------------------------------------------------------------------
+
+
+class RuleRefused(PermissionDenied):
+    """A role rule refused the action; the message is a sentence for the person who tried."""
+
+
+def _acting_membership(organization: Organization, by) -> Membership | None:
+    return None if by is None or by.is_superuser else membership_for(by, organization)
+
+
+def _is_owner(organization: Organization, by) -> bool:
+    if by is not None and by.is_superuser:
+        return True
+    membership = _acting_membership(organization, by)
+    return membership is not None and membership.role == Role.OWNER
+
+
+def require_manager(organization: Organization, by) -> None:
+    if by is not None and by.is_superuser:
+        return
+    membership = _acting_membership(organization, by)
+    if membership is None or not membership.can_manage:
+        raise RuleRefused("Only the organization's owners and admins may manage its members.")
+
+
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+def invite_member(*, organization: Organization, email: str, role: str = Role.MEMBER, by) -> Invitation:
+    """Invite an email address (owners and admins; only an owner may invite another owner). Inviting the same
+    address again replaces its pending invitation with a fresh link."""
+    require_manager(organization, by)
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role “{role}”.")
+    if role == Role.OWNER and not _is_owner(organization, by):
+        raise RuleRefused("Only an owner may invite another owner.")
+    email = User.objects.normalize_email(email.strip()).lower()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError(f"{email} is already a member of {organization.name}.")
+    with transaction.atomic():
+        Invitation.objects.filter(organization=organization, email__iexact=email, accepted_at__isnull=True).delete()
+        invitation = Invitation.objects.create(organization=organization, email=email, role=role, invited_by=by)
+    send_invitation_email(invitation)
+    return invitation
+
+
+def send_invitation_email(invitation: Invitation) -> None:
+    context = {
+        "invitation": invitation,
+        "organization": invitation.organization,
+        "inviter": invitation.invited_by,
+        "accept_url": invitation.accept_url,
+    }
+    subject = f"You're invited to {invitation.organization.name} on QuizMarker"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("organizations/emails/invitation.txt", context),
+        to=[invitation.email],
+    )
+    message.attach_alternative(render_to_string("organizations/emails/invitation.html", context), "text/html")
+    message.send(fail_silently=False)
+
+
+def pending_invitation(token: str) -> Invitation | None:
+    return (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token=token, accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def accept_invitation(invitation: Invitation, user: User) -> Membership:
+    """The invited person (signed in with the invited address) joins with the invitation's role."""
+    if user.email.lower() != invitation.email.lower():
+        raise RuleRefused(
+            f"This invitation is for {invitation.email}; sign in with that address to accept it (you are signed "
+            f"in as {user.email})."
+        )
+    if not invitation.is_pending:
+        raise RuleRefused("This invitation has expired or was already used; ask for a new one.")
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            user=user, organization=invitation.organization, defaults={"role": invitation.role}
+        )
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    return membership
+
+
+def change_role(*, membership: Membership, role: str, by) -> Membership:
+    """Owners and admins change roles; only an owner makes or unmakes owners; the last owner stays an owner."""
+    organization = membership.organization
+    require_manager(organization, by)
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role “{role}”.")
+    if role == membership.role:
+        return membership
+    if Role.OWNER in (role, membership.role) and not _is_owner(organization, by):
+        raise RuleRefused("Only an owner may make someone an owner or change an owner's role.")
+    with transaction.atomic():
+        list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
+        if membership.role == Role.OWNER and _owner_count(organization) <= 1:
+            raise RuleRefused(
+                "An organization needs at least one owner: make someone else an owner before changing this role."
+            )
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_member(*, membership: Membership, by) -> None:
+    """Owners and admins remove members (anyone may leave); only an owner removes an owner; never the last owner."""
+    organization = membership.organization
+    leaving = by is not None and by.pk == membership.user_id
+    if not leaving:
+        require_manager(organization, by)
+        if membership.role == Role.OWNER and not _is_owner(organization, by):
+            raise RuleRefused("Only an owner may remove another owner.")
+    with transaction.atomic():
+        list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
+        if membership.role == Role.OWNER and _owner_count(organization) <= 1:
+            raise RuleRefused("The last owner cannot be removed: transfer ownership first, or delete the organization.")
+        membership.delete()
+
+
+def transfer_ownership(*, organization: Organization, to: Membership, by) -> Membership:
+    """An owner makes another member the owner and becomes an admin."""
+    if not _is_owner(organization, by):
+        raise RuleRefused("Only an owner may transfer ownership.")
+    if to.organization_id != organization.pk:
+        raise ValidationError("That person is not a member of this organization.")
+    with transaction.atomic():
+        to.role = Role.OWNER
+        to.save(update_fields=["role"])
+        if not by.is_superuser and by.pk != to.user_id:
+            Membership.objects.filter(organization=organization, user=by).update(role=Role.ADMIN)
+    return to
+
+
+def delete_organization(*, organization: Organization, by) -> Organization:
+    """Only an owner deletes an organization. Deleting deactivates it and records when: nobody can use it any more,
+    and its data is kept (support can restore it, or erase it on request)."""
+    if not _is_owner(organization, by):
+        raise RuleRefused("Only an owner may delete the organization.")
+    organization.is_active = False
+    organization.deleted_at = timezone.now()
+    organization.save(update_fields=["is_active", "deleted_at"])
+    Invitation.objects.filter(organization=organization, accepted_at__isnull=True).delete()
+    return organization
+
+
+def set_active(organizations, active: bool) -> int:
+    """The console's deactivate / reactivate: members lose (or regain) access, data is kept."""
+    updates = {"is_active": active}
+    if active:
+        updates["deleted_at"] = None
+    return Organization.objects.filter(pk__in=[o.pk for o in organizations]).update(**updates)
+
+
+def log_admin_access(request, organization: Organization, what: str) -> AdminAccessLog:
+    return AdminAccessLog.objects.create(
+        user=request.user,
+        user_email=request.user.email,
+        organization=organization,
+        what=what[:200],
+        path=request.get_full_path()[:500],
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )

@@ -1,0 +1,348 @@
+"""The super-admin console's reports: the service dashboard and the API usage report (with CSV export).
+
+Charts are inline SVG drawn here, so the admin needs no JavaScript or outside assets.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Avg, Count, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from jobs.models import BackgroundJob, JobStatus, JobType
+from jobs.stats import Percentile, duration_seconds
+from organizations.models import Organization, ProviderCall
+from organizations.usage import month_start
+
+STATUS_COLOURS = {
+    JobStatus.QUEUED: "#9aa5b1",
+    JobStatus.PROCESSING: "#3b82f6",
+    JobStatus.COMPLETED: "#16a34a",
+    JobStatus.FAILED: "#dc2626",
+    JobStatus.CANCELLED: "#a16207",
+}
+
+
+def require_super_admin(request) -> None:
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only super admins may open the console's reports.")
+
+
+# --- Inline SVG charts --------------------------------------------------------------------------
+
+
+def bar_chart(items: list[tuple[str, float, str]], *, title: str, unit: str = "", width: int = 520) -> str:
+    """Horizontal bars: one (label, value, colour) per row, value printed at the end of its bar."""
+    row, label_w, pad = 26, 170, 8
+    height = max(1, len(items)) * row + pad
+    top = max((value for _, value, _ in items), default=0) or 1
+    bar_space = width - label_w - 90
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for i, (label, value, colour) in enumerate(items):
+        y = pad // 2 + i * row
+        w = max(1, round(bar_space * float(value) / float(top))) if value else 0
+        shown = f"{value:,.2f}" if isinstance(value, (float, Decimal)) and unit == "$" else f"{value:,}"
+        shown = f"${shown}" if unit == "$" else f"{shown}{unit}"
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 17}" text-anchor="end" font-size="12" fill="#333">'
+            f"{escape(label[:26])}</text>"
+            f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row - 8}" rx="3" fill="{colour}"/>'
+            f'<text x="{label_w + w + 6}" y="{y + 17}" font-size="12" fill="#333">{escape(shown)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def column_chart(
+    columns: list[tuple[str, list[tuple[float, str]]]], *, title: str, width: int = 620, height: int = 180
+) -> str:
+    """Vertical stacked columns: one (label, [(value, colour), ...]) per column, labels under every other one."""
+    bottom, left = 22, 34
+    n = max(1, len(columns))
+    top = max((sum(v for v, _ in stack) for _, stack in columns), default=0) or 1
+    slot = (width - left) / n
+    plot_h = height - bottom - 8
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#bbb"/>',
+        f'<text x="{left - 4}" y="14" text-anchor="end" font-size="10" fill="#666">{escape(_short(top))}</text>',
+    ]
+    for i, (label, stack) in enumerate(columns):
+        x = left + i * slot + slot * 0.15
+        y = height - bottom
+        for value, colour in stack:
+            h = plot_h * float(value) / float(top) if value else 0
+            if h:
+                y -= h
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
+                    f"<title>{escape(label)}: {escape(_short(value))}</title></rect>"
+                )
+        if n <= 16 or i % 2 == 0:
+            parts.append(
+                f'<text x="{x + slot * 0.35:.1f}" y="{height - 6}" text-anchor="middle" font-size="10" '
+                f'fill="#666">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def _short(value) -> str:
+    if isinstance(value, (float, Decimal)) and float(value) < 100:
+        return f"{float(value):.2f}"
+    return f"{int(value):,}"
+
+
+# --- The dashboard --------------------------------------------------------------------------------
+
+
+def dashboard_data(now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = month_start(now)
+    jobs_today = BackgroundJob.objects.filter(created_at__gte=today)
+    counts = {row["status"]: row["n"] for row in jobs_today.values("status").annotate(n=Count("id")).order_by()}
+    by_status = [(label, counts.get(value, 0), value) for value, label in JobStatus.choices]
+    finished = counts.get(JobStatus.COMPLETED, 0) + counts.get(JobStatus.FAILED, 0)
+    failure_rate = round(100 * counts.get(JobStatus.FAILED, 0) / finished, 1) if finished else None
+
+    week = now - timedelta(days=7)
+    grading = BackgroundJob.objects.filter(
+        job_type=JobType.GRADING,
+        status=JobStatus.COMPLETED,
+        completed_at__gte=week,
+        started_at__isnull=False,
+    ).aggregate(avg=Avg(duration_seconds()), p95=Percentile(duration_seconds(), percentile=0.95), n=Count("id"))
+
+    oldest = (
+        BackgroundJob.objects.filter(status=JobStatus.QUEUED)
+        .select_related("organization")
+        .order_by("created_at")
+        .first()
+    )
+
+    calls_month = ProviderCall.objects.filter(created_at__gte=month)
+    tokens = calls_month.aggregate(
+        prompt=Sum("prompt_tokens"),
+        cached=Sum("cached_tokens"),
+        completion=Sum("completion_tokens"),
+        cost=Sum("cost_usd"),
+        calls=Count("id"),
+    )
+    tokens = {key: value or 0 for key, value in tokens.items()}
+
+    busiest = list(
+        Organization.objects.annotate(
+            jobs_month=Count("jobs", filter=Q(jobs__created_at__gte=month), distinct=True),
+        )
+        .filter(jobs_month__gt=0)
+        .order_by("-jobs_month", "name")[:8]
+    )
+    cost_by_org = dict(
+        calls_month.values("organization_id").annotate(c=Sum("cost_usd")).values_list("organization_id", "c")
+    )
+    for organization in busiest:
+        organization.cost_month = cost_by_org.get(organization.pk) or Decimal("0")
+
+    days = [(today - timedelta(days=d)).date() for d in range(13, -1, -1)]
+    per_day = {
+        (row["day"], row["status"]): row["n"]
+        for row in BackgroundJob.objects.filter(created_at__gte=today - timedelta(days=13))
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    cost_per_day = dict(
+        calls_month.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(c=Sum("cost_usd"))
+        .values_list("day", "c")
+    )
+    month_days = [month.date() + timedelta(days=d) for d in range((today.date() - month.date()).days + 1)]
+
+    return {
+        "now": now,
+        "jobs_today": sum(counts.values()),
+        "by_status": by_status,
+        "failure_rate": failure_rate,
+        "grading_avg": grading["avg"],
+        "grading_p95": grading["p95"],
+        "grading_count": grading["n"],
+        "oldest_queued": oldest,
+        "oldest_queued_age": (now - oldest.created_at) if oldest else None,
+        "tokens": tokens,
+        "busiest": busiest,
+        "month": month,
+        "status_chart": bar_chart(
+            [(label, n, STATUS_COLOURS[value]) for label, n, value in by_status], title="Jobs by status today"
+        ),
+        "daily_chart": column_chart(
+            [
+                (
+                    day.strftime("%d %b"),
+                    [(per_day.get((day, status), 0), STATUS_COLOURS[status]) for status in JobStatus.values],
+                )
+                for day in days
+            ],
+            title="Jobs per day, last 14 days, by status",
+        ),
+        "cost_chart": column_chart(
+            [(day.strftime("%d"), [(cost_per_day.get(day) or 0, "#7c3aed")]) for day in month_days],
+            title="Estimated AI cost per day this month (US dollars)",
+        ),
+        "busiest_chart": bar_chart(
+            [(o.name, o.jobs_month, "#0f766e") for o in busiest], title="Busiest organizations this month (jobs)"
+        ),
+        "legend": [(label, STATUS_COLOURS[value]) for value, label in JobStatus.choices],
+    }
+
+
+def admin_dashboard(request):
+    require_super_admin(request)
+    context = {**admin.site.each_context(request), "title": "Service dashboard", **dashboard_data()}
+    return TemplateResponse(request, "admin/quizmarker_dashboard.html", context)
+
+
+# --- API usage per organization per month ----------------------------------------------------------
+
+CSV_COLUMNS = [
+    "month",
+    "organization",
+    "slug",
+    "calls",
+    "failed_calls",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "estimated_cost_usd",
+    "monthly_budget_usd",
+]
+
+
+def parse_month(value: str | None) -> datetime | None:
+    """Parse "2026-03" into the start of that month in local time; None for empty or malformed values."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        return None
+    return timezone.make_aware(parsed)
+
+
+def usage_rows(month: datetime | None = None, organization_id: int | None = None) -> list[dict]:
+    """One row per organization per month of AI calls: calls, tokens (prompt / cached / completion), cost."""
+    calls = ProviderCall.objects.all()
+    if month is not None:
+        naive = timezone.make_naive(month)
+        next_month = timezone.make_aware((naive.replace(day=1) + timedelta(days=32)).replace(day=1))
+        calls = calls.filter(created_at__gte=month, created_at__lt=next_month)
+    if organization_id:
+        calls = calls.filter(organization_id=organization_id)
+    rows = list(
+        calls.annotate(month=TruncMonth("created_at"))
+        .values(
+            "month", "organization_id", "organization__name", "organization__slug", "organization__monthly_budget_usd"
+        )
+        .annotate(
+            calls=Count("id"),
+            failed_calls=Count("id", filter=Q(succeeded=False)),
+            prompt_tokens=Sum("prompt_tokens"),
+            cached_tokens=Sum("cached_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost_usd=Sum("cost_usd"),
+        )
+        .order_by("-month", "organization__name")
+    )
+    current = month_start()
+    for row in rows:
+        row["month_label"] = timezone.localtime(row["month"]).strftime("%Y-%m")
+        row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+        row["cost_usd"] = (row["cost_usd"] or Decimal("0")).quantize(Decimal("0.0001"))
+        budget = row["organization__monthly_budget_usd"]
+        is_current = timezone.localtime(row["month"]).strftime("%Y-%m") == current.strftime("%Y-%m")
+        row["budget_percent"] = round(100 * row["cost_usd"] / budget) if budget and is_current else None
+    return rows
+
+
+def usage_totals(rows: list[dict]) -> dict:
+    keys = ["calls", "failed_calls", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens", "cost_usd"]
+    return {key: sum((row[key] for row in rows), Decimal("0") if key == "cost_usd" else 0) for key in keys}
+
+
+def usage_csv(rows: list[dict]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="quizmarker-api-usage.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        budget = row["organization__monthly_budget_usd"]
+        writer.writerow(
+            [
+                row["month_label"],
+                row["organization__name"],
+                row["organization__slug"],
+                row["calls"],
+                row["failed_calls"],
+                row["prompt_tokens"],
+                row["cached_tokens"],
+                row["completion_tokens"],
+                row["total_tokens"],
+                f"{row['cost_usd']:.4f}",
+                f"{budget:.2f}" if budget is not None else "",
+            ]
+        )
+    return response
+
+
+def usage_report(request):
+    require_super_admin(request)
+    month = parse_month(request.GET.get("month"))
+    try:
+        organization_id = int(request.GET.get("organization") or 0) or None
+    except ValueError:
+        organization_id = None
+    rows = usage_rows(month, organization_id)
+    if request.GET.get("export") == "csv":
+        return usage_csv(rows)
+    query = request.GET.copy()
+    query["export"] = "csv"
+    context = {
+        **admin.site.each_context(request),
+        "title": "API usage by organization and month",
+        "rows": rows,
+        "totals": usage_totals(rows),
+        "month": request.GET.get("month", "") if month else "",
+        "organization_id": organization_id,
+        "organizations": Organization.objects.order_by("name"),
+        "csv_url": f"{request.path}?{query.urlencode()}",
+        "months": _recent_months(12),
+        "budget_url": reverse("admin:organizations_organization_changelist"),
+    }
+    return TemplateResponse(request, "admin/quizmarker_usage.html", context)
+
+
+def _recent_months(n: int) -> list[str]:
+    start = month_start()
+    months = []
+    for _ in range(n):
+        months.append(start.strftime("%Y-%m"))
+        start = (start - timedelta(days=1)).replace(day=1)
+    return months
