@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint flower bench reliability clean
+.PHONY: install run test lint flower bench openapi reliability clean
 
 $(STAMP): requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "QuizMarker needs Python 3.11 (found %d.%d); set PYTHON=/path/to/python3.11" % sys.version_info[:2])'
@@ -32,3 +32,6 @@ clean:
 
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
+
+openapi: install
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml
