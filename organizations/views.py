@@ -9,7 +9,6 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 
 from organizations.models import Organization
 from organizations.services import membership_for, organizations_of
@@ -55,27 +54,3 @@ def accept_handoff(request):
         return redirect("account_login")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("dashboard")
-
-
-@login_required
-def dashboard(request):
-    from jobs.models import BackgroundJob, JobStatus
-    from organizations.usage import quizzes_this_month
-
-    organization = request.organization
-    active_jobs = BackgroundJob.objects.filter(
-        organization=organization, status__in=[JobStatus.QUEUED, JobStatus.PROCESSING]
-    ).order_by("-created_at")[:10]
-    used = quizzes_this_month(organization)
-    limit = organization.quiz_limit
-    return render(
-        request,
-        "organizations/dashboard.html",
-        {
-            "active_jobs": active_jobs,
-            "quizzes_used": used,
-            "quiz_limit": limit,
-            "usage_percent": min(100, round(100 * used / limit)) if limit else 0,
-            "month": timezone.now().strftime("%B %Y"),
-        },
-    )

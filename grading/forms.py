@@ -1,0 +1,199 @@
+"""Forms of the assessor pages. They only shape and validate input; the work is done by grading/services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.forms import modelformset_factory
+
+from grading.models import QuestionResult, Student, SubmissionStatus
+
+ACCEPTED_TYPES = ".png,.jpg,.jpeg,.gif,.webp,.pdf,image/png,image/jpeg,image/gif,image/webp,application/pdf"
+
+
+def standard_choices(standards, empty_label: str) -> list[tuple[str, str]]:
+    return [("", empty_label)] + [(str(s.id), f"Standard {s.id}: {s.title}") for s in standards]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Passes the uploaded files through as a list: grading.uploads.check_files judges them (and says why)."""
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [item for item in data if item]
+        return [data] if data else []
+
+
+class UploadForm(forms.Form):
+    """The upload form. The files themselves are checked by grading.uploads.check_files (content, size, count)."""
+
+    files = MultipleFileField(
+        label="Answer sheets",
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": ACCEPTED_TYPES, "multiple": True}),
+        help_text="Photos or scans: PNG, JPEG, GIF, WebP or PDF.",
+    )
+    standard = forms.ChoiceField(label="Standard", required=False)
+    session_label = forms.CharField(
+        label="Batch name (optional)",
+        required=False,
+        max_length=200,
+        help_text="For example the cohort or the date of the course.",
+    )
+
+    def __init__(self, *args, standards=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["standard"].choices = standard_choices(standards, "Detect from the sheet")
+        limit_mb = settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024)
+        self.fields["files"].help_text = (
+            f"Photos or scans: PNG, JPEG, GIF, WebP or PDF — up to {settings.UPLOAD_MAX_FILES} files, "
+            f"{limit_mb} MB each."
+        )
+
+    def standard_id(self) -> int | None:
+        value = self.cleaned_data.get("standard")
+        return int(value) if value else None
+
+
+NEW_STUDENT = "new"
+
+
+class ReviewForm(forms.Form):
+    """Who wrote the script and which standard it answers."""
+
+    student = forms.ChoiceField(
+        label="Student",
+        required=False,
+        widget=forms.Select(attrs={"data-reveal": "[data-role=new-student]", "data-reveal-value": NEW_STUDENT}),
+    )
+    new_student_name = forms.CharField(label="New student's full name", required=False, max_length=200)
+    new_student_reference = forms.CharField(label="Reference (optional)", required=False, max_length=100)
+    standard = forms.ChoiceField(label="Standard", required=False)
+
+    def __init__(self, *args, standards=(), submission=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        students = Student.objects.order_by("full_name")
+        self.fields["student"].choices = [
+            ("", "— Not known yet —"),
+            (NEW_STUDENT, "+ Create a new student"),
+        ] + [(str(s.pk), f"{s.full_name} ({s.reference})" if s.reference else s.full_name) for s in students]
+        self.fields["standard"].choices = standard_choices(standards, "— Choose the standard —")
+        if submission is not None and not self.is_bound:
+            if submission.student_id:
+                self.initial["student"] = str(submission.student_id)
+            elif submission.detected_student_name:
+                self.initial["student"] = NEW_STUDENT
+                self.initial["new_student_name"] = submission.detected_student_name
+            if submission.standard:
+                self.initial["standard"] = str(submission.standard)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("student") == NEW_STUDENT and not (data.get("new_student_name") or "").strip():
+            self.add_error("new_student_name", "Enter the new student's full name.")
+        return data
+
+    def chosen_student(self) -> Student | None:
+        """The chosen student (created now if new); None if nobody was chosen."""
+        choice = self.cleaned_data.get("student")
+        if choice == NEW_STUDENT:
+            name = " ".join(self.cleaned_data["new_student_name"].split())
+            existing = Student.objects.filter(full_name__iexact=name).first()
+            return existing or Student.objects.create(
+                full_name=name, reference=self.cleaned_data.get("new_student_reference", "").strip()
+            )
+        if choice:
+            return Student.objects.filter(pk=choice).first()
+        return None
+
+    def standard_id(self) -> int | None:
+        value = self.cleaned_data.get("standard")
+        return int(value) if value else None
+
+
+class QuestionEditForm(forms.ModelForm):
+    class Meta:
+        model = QuestionResult
+        fields = ["question_text", "answer_text", "max_score"]
+        labels = {"question_text": "Question", "answer_text": "Answer as read", "max_score": "Max marks"}
+        widgets = {
+            "question_text": forms.Textarea(attrs={"rows": 2}),
+            "answer_text": forms.Textarea(attrs={"rows": 4}),
+            "max_score": forms.NumberInput(attrs={"step": "0.5", "min": "0.5", "max": "100", "inputmode": "decimal"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.max_score is not None and not self.is_bound:
+            self.initial["max_score"] = f"{self.instance.max_score.normalize():f}"
+
+    def clean_max_score(self):
+        value = self.cleaned_data["max_score"]
+        if value is None or value <= 0 or value > 100:
+            raise forms.ValidationError("Between 0.5 and 100 marks.")
+        scores = [s for s in (self.instance.ai_score, self.instance.final_score) if s is not None]
+        if scores and value < max(scores):
+            raise forms.ValidationError(
+                f"This question already has a score of {max(scores)}; the maximum can't be lower."
+            )
+        return value
+
+
+QuestionFormSet = modelformset_factory(QuestionResult, form=QuestionEditForm, extra=0)
+
+
+class OverrideForm(forms.Form):
+    score = forms.DecimalField(
+        label="New score",
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=5,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
+    )
+    feedback = forms.CharField(
+        label="Feedback", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    reason = forms.CharField(label="Reason for the change", max_length=500)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("score") is None and "feedback" not in self.changed_data and not self.errors:
+            raise forms.ValidationError("Change the score or the feedback (or both).")
+        return data
+
+
+STATUS_CHOICES = [("", "Any status")] + list(SubmissionStatus.choices)
+REVIEW_CHOICES = [("", "Any"), ("yes", "Needs review"), ("no", "No open flags")]
+
+
+class SubmissionFilterForm(forms.Form):
+    standard = forms.ChoiceField(label="Standard", required=False)
+    student = forms.ChoiceField(
+        label="Student",
+        required=False,
+        widget=forms.Select(attrs={"data-reveal": "[data-role=new-student]", "data-reveal-value": NEW_STUDENT}),
+    )
+    status = forms.ChoiceField(label="Status", required=False, choices=STATUS_CHOICES)
+    needs_review = forms.ChoiceField(label="Review", required=False, choices=REVIEW_CHOICES)
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, standards=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["standard"].choices = standard_choices(standards, "Any standard")
+        self.fields["student"].choices = [("", "Any student")] + [
+            (str(pk), name) for pk, name in Student.objects.order_by("full_name").values_list("pk", "full_name")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data

@@ -1,0 +1,169 @@
+"""Jobs (mine; the organization's for owners and admins) with cancel and retry, and grading sessions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from grading.models import Submission
+from grading.views.common import json_error, standard_titles, wants_json
+from jobs.errors import PermanentJobError
+from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
+from jobs.services import cancel_job, retry_job, visible_jobs, visible_sessions
+from quizmarker.api import ApiError
+
+SESSION_STATUS_LABELS = {
+    "empty": "No jobs yet",
+    "in_progress": "In progress",
+    "needs_attention": "Needs attention",
+    "cancelled": "Cancelled",
+    "completed": "Completed",
+}
+
+
+def _jobs(request):
+    return visible_jobs(request.user, request.organization, request.membership)
+
+
+def _get_job(request, job_id):
+    job = _jobs(request).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No job with that id in this organization.")
+    return job
+
+
+def _can_manage(request) -> bool:
+    return request.user.is_superuser or (request.membership is not None and request.membership.can_manage)
+
+
+@login_required
+def job_list(request):
+    jobs = _jobs(request).select_related("user").order_by("-created_at")
+    status = request.GET.get("status", "")
+    job_type = request.GET.get("type", "")
+    if status in JobStatus.values:
+        jobs = jobs.filter(status=status)
+    if job_type in JobType.values:
+        jobs = jobs.filter(job_type=job_type)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "grading/job_list.html",
+        {
+            "page": page,
+            "status": status,
+            "job_type": job_type,
+            "statuses": JobStatus.choices,
+            "types": JobType.choices,
+            "whole_organization": _can_manage(request),
+            "active_statuses": ACTIVE_STATUSES,
+        },
+    )
+
+
+@login_required
+def job_detail(request, job_id):
+    job = _get_job(request, job_id)
+    ids = (job.result or {}).get("submission_ids") or job.input.get("submission_ids") or []
+    scripts = list(Submission.objects.select_related("student").filter(pk__in=ids).order_by("created_at"))
+    if not scripts and job.job_type == JobType.EXTRACTION:
+        scripts = list(Submission.objects.select_related("student").filter(upload_job_id=job.pk))
+    return render(
+        request,
+        "grading/job_detail.html",
+        {
+            "job": job,
+            "events": job.events.order_by("at", "id"),
+            "scripts": scripts,
+            "titles": standard_titles(),
+            "active": job.status in ACTIVE_STATUSES,
+        },
+    )
+
+
+@require_POST
+@login_required
+def job_cancel(request, job_id):
+    job = _get_job(request, job_id)
+    cancelled = cancel_job(job, by=request.user)
+    if wants_json(request):
+        if not cancelled:
+            return json_error(f"The job has already finished ({job.status}).", "JOB_ALREADY_FINISHED", 409)
+        return JsonResponse({"success": True, "data": {"id": str(job.pk), "status": job.status}})
+    if cancelled:
+        messages.success(request, f"The {job.get_job_type_display().lower()} job was cancelled.")
+    else:
+        messages.error(request, f"The job had already finished ({job.get_status_display().lower()}).")
+    return redirect(request.POST.get("next") if _safe_next(request) else "grading:job-list")
+
+
+@require_POST
+@login_required
+def job_retry(request, job_id):
+    job = _get_job(request, job_id)
+    try:
+        new_job = retry_job(job, by=request.user)
+    except (PermanentJobError, ApiError) as exc:
+        message = exc.message if isinstance(exc, PermanentJobError) else str(exc.detail)
+        code = exc.code if isinstance(exc, PermanentJobError) else exc.error_code
+        if wants_json(request):
+            return json_error(message, code, 409 if isinstance(exc, PermanentJobError) else exc.status_code)
+        messages.error(request, message)
+        return redirect("grading:job-list")
+    if wants_json(request):
+        return JsonResponse(
+            {
+                "success": True,
+                "data": {"job_id": str(new_job.pk), "status": new_job.status, "job_type": new_job.job_type},
+            },
+            status=202,
+        )
+    messages.success(request, f"The {job.get_job_type_display().lower()} job was started again.")
+    return redirect("grading:job-detail", job_id=new_job.pk)
+
+
+def _safe_next(request) -> bool:
+    target = request.POST.get("next", "")
+    return target.startswith("/") and not target.startswith("//")
+
+
+@login_required
+def session_list(request):
+    sessions = (
+        visible_sessions(request.user, request.organization, request.membership)
+        .select_related("user")
+        .prefetch_related("jobs")
+        .order_by("-created_at")
+    )
+    page = Paginator(sessions, 25).get_page(request.GET.get("page"))
+    for session in page.object_list:
+        session.derived = session.status
+        session.derived_label = SESSION_STATUS_LABELS.get(session.derived, session.derived)
+        session.script_count = Submission.objects.filter(session_id=session.pk).count()
+    return render(request, "grading/session_list.html", {"page": page})
+
+
+@login_required
+def session_detail(request, session_id):
+    session = visible_sessions(request.user, request.organization, request.membership).filter(pk=session_id).first()
+    if session is None:
+        raise Http404("No grading session with that id in this organization.")
+    status = session.status
+    return render(
+        request,
+        "grading/session_detail.html",
+        {
+            "session": session,
+            "status": status,
+            "status_label": SESSION_STATUS_LABELS.get(status, status),
+            "jobs": session.jobs.order_by("created_at"),
+            "events": session.events.select_related("job").order_by("at", "id"),
+            "scripts": Submission.objects.select_related("student").filter(session_id=session.pk),
+            "titles": standard_titles(),
+            "active_statuses": ACTIVE_STATUSES,
+        },
+    )

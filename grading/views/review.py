@@ -1,0 +1,114 @@
+"""Review before grading: the page images beside their transcription, editable; who and which standard; Grade."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from grading.forms import QuestionFormSet, ReviewForm
+from grading.services import start_grading, submissions_for_grading
+from grading.storage import PAGES_ROOT, UPLOAD_ROOT
+from grading.views.common import get_submission, standards
+from jobs.models import ACTIVE_STATUSES, BackgroundJob
+from quizmarker.api import ApiError
+
+
+def _grading_job(submission, organization):
+    if not submission.grading_job_id:
+        return None
+    return BackgroundJob.objects.filter(pk=submission.grading_job_id, organization=organization).first()
+
+
+@login_required
+def review(request, submission_id):
+    submission = get_submission(submission_id)
+    organization = request.organization
+    job = _grading_job(submission, organization)
+    if job is not None and job.status in ACTIVE_STATUSES:
+        messages.info(request, "This script is being graded now; you can review it again once grading has finished.")
+        return redirect("grading:submission-detail", submission_id=submission.pk)
+    library = standards()
+    data = request.POST if request.method == "POST" else None
+    form = ReviewForm(data, standards=library, submission=submission)
+    formset = QuestionFormSet(data, queryset=submission.questions.order_by("number"), prefix="q")
+    if request.method == "POST":
+        if form.is_valid() and formset.is_valid():
+            with transaction.atomic():
+                formset.save()
+                submission.student = form.chosen_student()
+                submission.standard = form.standard_id() or submission.standard
+                if submission.total_score is not None or submission.max_score is not None:
+                    submission.recompute_totals()
+                submission.save()
+            if "grade" not in request.POST:
+                messages.success(request, "Your corrections are saved.")
+                return redirect("grading:submission-review", submission_id=submission.pk)
+            try:
+                scripts = submissions_for_grading(organization, submission_id=submission.pk)
+                start_grading(
+                    organization=organization,
+                    user=request.user,
+                    submissions=scripts,
+                    standard_id=form.standard_id(),
+                )
+            except ApiError as exc:
+                messages.error(request, f"Your corrections are saved, but grading could not start: {exc.detail}")
+                return redirect("grading:submission-review", submission_id=submission.pk)
+            messages.success(request, "Your corrections are saved and grading has started.")
+            return redirect("grading:submission-detail", submission_id=submission.pk)
+        messages.error(request, "Some fields need your attention; see the messages next to them.")
+
+    pages = list(submission.pages.order_by("number"))
+    by_page: dict[int | None, list] = {}
+    for question_form in formset.forms:
+        page_number = question_form.instance.page_number
+        key = page_number if any(p.number == page_number for p in pages) else None
+        by_page.setdefault(key, []).append(question_form)
+    sections = [{"page": page, "forms": by_page.get(page.number, [])} for page in pages]
+    if None in by_page:
+        sections.append({"page": None, "forms": by_page[None]})
+    return render(
+        request,
+        "grading/review.html",
+        {
+            "submission": submission,
+            "form": form,
+            "formset": formset,
+            "sections": sections,
+            "grading_job": job,
+            "already_graded": submission.graded_at is not None,
+            "titles": {s.id: s.title for s in library},
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_GET
+@login_required
+def page_image(request, submission_id, number: int):
+    """A page image, for the organization's members only: read from the default storage, never a public URL."""
+    submission = get_submission(submission_id)
+    page = submission.pages.filter(number=number).first()
+    if page is None:
+        raise Http404("No such page.")
+    schema = request.organization.schema_name
+    if not page.file.startswith((f"{UPLOAD_ROOT}/{schema}/", f"{PAGES_ROOT}/{schema}/")) or ".." in page.file:
+        raise Http404("No such page.")
+    content_type = mimetypes.guess_type(page.file)[0] or ""
+    if not content_type.startswith("image/"):
+        raise Http404("This page has no image.")
+    try:
+        handle = default_storage.open(page.file, "rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404("The page image is no longer stored.") from exc
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = f'inline; filename="page-{number}{mimetypes.guess_extension(content_type) or ""}"'
+    return response

@@ -1,0 +1,60 @@
+"""Uploading answer sheets. Works as a plain form POST; static/js/upload.js adds previews, checks before sending,
+and per-job progress through the API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from grading.forms import UploadForm
+from grading.services import accept_upload
+from grading.uploads import check_files
+from grading.views.common import standards
+from jobs.models import JobType
+from jobs.services import visible_jobs
+from quizmarker.api import ApiError
+
+
+@login_required
+def upload(request):
+    library = standards()
+    form = UploadForm(request.POST or None, request.FILES or None, standards=library)
+    if request.method == "POST" and form.is_valid():
+        try:
+            files = check_files(request.FILES.getlist("files"))
+            job = accept_upload(
+                organization=request.organization,
+                user=request.user,
+                files=files,
+                standard_id=form.standard_id(),
+                session_label=form.cleaned_data.get("session_label", ""),
+            )
+        except ApiError as exc:
+            messages.error(request, str(exc.detail))
+        else:
+            count = len(files)
+            messages.success(
+                request,
+                f"{count} file{'s' if count != 1 else ''} uploaded. The pages are being read now; "
+                "this page updates by itself.",
+            )
+            return redirect("grading:job-detail", job_id=job.pk)
+    recent = (
+        visible_jobs(request.user, request.organization, request.membership)
+        .filter(job_type=JobType.EXTRACTION)
+        .order_by("-created_at")[:5]
+    )
+    return render(
+        request,
+        "grading/upload.html",
+        {
+            "form": form,
+            "recent_uploads": recent,
+            "max_files": settings.UPLOAD_MAX_FILES,
+            "max_bytes": settings.UPLOAD_MAX_FILE_BYTES,
+            "max_mb": settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
