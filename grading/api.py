@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Prefetch, Q
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -25,6 +27,9 @@ from grading.services import (
 )
 from grading.standards import discover
 from grading.uploads import check_files
+from integrations import docs
+from integrations.schema import error_response
+from integrations.services import attach_callback
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
 from quizmarker.api import ApiError, ok
@@ -41,6 +46,20 @@ class GradeThrottle(UserRateThrottle):
 class UploadView(APIView):
     throttle_classes = [UploadThrottle]
 
+    @extend_schema(
+        summary="Upload answer sheets",
+        description="Stores the files and starts an extraction job that reads them into submissions (one per "
+        "learner's script). Throttled to 20 an hour per user. Wait for the job (poll it, or a webhook), then grade.",
+        request={"multipart/form-data": docs.UploadRequestSerializer},
+        responses={
+            202: docs.JobAcceptedSerializer,
+            403: error_response("PERMISSION_DENIED", "BUDGET_EXCEEDED"),
+            413: error_response("FILE_TOO_LARGE"),
+            415: error_response("UNSUPPORTED_FILE"),
+        },
+        examples=[docs.ACCEPTED_EXAMPLE],
+        tags=["grading"],
+    )
     def post(self, request):
         fields = UploadFieldsSerializer(data={k: v for k, v in request.data.items() if k != "files"})
         fields.is_valid(raise_exception=True)
@@ -54,20 +73,41 @@ class UploadView(APIView):
                     "No grading session with that id in this organization.", code="NOT_FOUND", status_code=404
                 )
         files = check_files(request.FILES.getlist("files"))
-        job = accept_upload(
-            organization=request.organization,
-            user=request.user,
-            files=files,
-            session=session,
-            standard_id=fields.validated_data.get("standard_id"),
-            session_label=fields.validated_data.get("session_label", ""),
-        )
+        with transaction.atomic():  # the job is published once its callback_url is stored with it
+            job = accept_upload(
+                organization=request.organization,
+                user=request.user,
+                files=files,
+                session=session,
+                standard_id=fields.validated_data.get("standard_id"),
+                session_label=fields.validated_data.get("session_label", ""),
+            )
+            attach_callback(job, fields.validated_data.get("callback_url"))
         return ok(accepted_body(request, job, estimated_seconds(job)), status.HTTP_202_ACCEPTED)
 
 
 class GradeView(APIView):
     throttle_classes = [GradeThrottle]
 
+    @extend_schema(
+        summary="Grade uploaded scripts",
+        description="Starts a grading job for the scripts of a completed upload job (or one submission). Its "
+        "result lists each submission's total, maximum, percentage and how many answers need a person's review. "
+        "Throttled to 15 an hour per user.",
+        request=GradeRequestSerializer,
+        responses={
+            202: docs.JobAcceptedSerializer,
+            403: error_response("PLAN_LIMIT_EXCEEDED", "BUDGET_EXCEEDED", "PERMISSION_DENIED"),
+            409: error_response("JOB_NOT_COMPLETED", "JOB_ALREADY_RUNNING"),
+        },
+        examples=[
+            OpenApiExample(
+                "Grade an upload", value={"upload_job_id": docs.JOB_ID, "standard_id": 3}, request_only=True
+            ),
+            docs.ACCEPTED_EXAMPLE,
+        ],
+        tags=["grading"],
+    )
     def post(self, request):
         body = GradeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -75,16 +115,24 @@ class GradeView(APIView):
         submissions = submissions_for_grading(
             request.organization, upload_job_id=data.get("upload_job_id"), submission_id=data.get("submission_id")
         )
-        job = start_grading(
-            organization=request.organization,
-            user=request.user,
-            submissions=submissions,
-            standard_id=data.get("standard_id"),
-        )
+        with transaction.atomic():  # the job is published once its callback_url is stored with it
+            job = start_grading(
+                organization=request.organization,
+                user=request.user,
+                submissions=submissions,
+                standard_id=data.get("standard_id"),
+            )
+            attach_callback(job, data.get("callback_url"))
         return ok(accepted_body(request, job, len(submissions) * SECONDS_PER_SCRIPT), status.HTTP_202_ACCEPTED)
 
 
 class StandardsView(APIView):
+    @extend_schema(
+        summary="List the standards",
+        description="The Care Certificate standards QuizMarker can grade against (from its reference library).",
+        responses={200: docs.StandardSerializer(many=True)},
+        tags=["grading"],
+    )
     def get(self, request):
         return ok([standard.as_dict() for standard in discover()])
 
@@ -115,6 +163,13 @@ def _submissions():
 
 
 class SubmissionListView(APIView):
+    @extend_schema(
+        summary="List submissions",
+        operation_id="submissions_list",
+        parameters=[SubmissionQuery],
+        responses={200: docs.paged("submissions", SubmissionSerializer, "SubmissionList")},
+        tags=["submissions"],
+    )
     def get(self, request):
         query = SubmissionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -143,6 +198,11 @@ def _get_submission(submission_id) -> Submission:
 
 
 class SubmissionDetailView(APIView):
+    @extend_schema(
+        summary="Get a submission with its questions",
+        responses={200: SubmissionDetailSerializer},
+        tags=["submissions"],
+    )
     def get(self, request, submission_id):
         return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
 
@@ -154,6 +214,14 @@ class OverrideSerializer(serializers.Serializer):
 
 
 class QuestionOverrideView(APIView):
+    @extend_schema(
+        summary="Set a question's final score or feedback",
+        description="An assessor's decision; the AI's score is kept and the change is audited. Emits the "
+        "submission.reviewed webhook.",
+        request=OverrideSerializer,
+        responses={200: SubmissionDetailSerializer},
+        tags=["submissions"],
+    )
     def patch(self, request, submission_id, number: int):
         submission = _get_submission(submission_id)
         question = submission.questions.filter(number=number).first()
@@ -179,6 +247,13 @@ class StudentQuery(serializers.Serializer):
 
 
 class StudentListView(APIView):
+    @extend_schema(
+        summary="List students",
+        operation_id="students_list",
+        parameters=[StudentQuery],
+        responses={200: docs.paged("students", StudentSerializer, "StudentList")},
+        tags=["students"],
+    )
     def get(self, request):
         query = StudentQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -189,6 +264,11 @@ class StudentListView(APIView):
 
 
 class StudentDetailView(APIView):
+    @extend_schema(
+        summary="Get a student with their submissions",
+        responses={200: docs.StudentDetailSerializer},
+        tags=["students"],
+    )
     def get(self, request, student_id: int):
         student = Student.objects.filter(pk=student_id).first()
         if student is None:

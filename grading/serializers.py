@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from grading.models import QuestionResult, Student, Submission
+from integrations.fields import CallbackUrlField
 
 
 class QuestionResultSerializer(serializers.ModelSerializer):
@@ -88,6 +89,7 @@ class GradeRequestSerializer(serializers.Serializer):
     upload_job_id = serializers.UUIDField(required=False)
     submission_id = serializers.UUIDField(required=False)
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99)
+    callback_url = CallbackUrlField(required=False)
 
     def validate(self, data):
         if bool(data.get("upload_job_id")) == bool(data.get("submission_id")):
@@ -99,3 +101,4 @@ class UploadFieldsSerializer(serializers.Serializer):
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99, allow_null=True)
     session_id = serializers.UUIDField(required=False, allow_null=True)
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)
+    callback_url = CallbackUrlField(required=False)

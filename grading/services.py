@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus, UploadedFile
 from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
 from grading.uploads import CheckedFile, store_files
+from integrations import services as webhooks
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
 from jobs.services import start_job
 from organizations.usage import quizzes_this_month
@@ -219,4 +220,8 @@ def override_score(
         if submission.status in (SubmissionStatus.GRADED, SubmissionStatus.NEEDS_REVIEW, SubmissionStatus.REVIEWED):
             submission.status = SubmissionStatus.NEEDS_REVIEW if open_reviews else SubmissionStatus.REVIEWED
         submission.save()
+        schema_name = connection.schema_name
+        transaction.on_commit(  # the submission.reviewed webhook; never raises into the request
+            lambda: webhooks.submission_reviewed(schema_name, submission.pk, question.number), robust=True
+        )
     return question

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from jobs.models import GradingSession, JobStatus, JobType
+from integrations import docs
+from integrations.schema import error_response
+from jobs.models import JobStatus, JobType
 from jobs.serializers import JobSerializer
-from jobs.services import cancel_job, job_stats, visible_jobs
+from jobs.services import cancel_job, job_stats, visible_jobs, visible_sessions
 from quizmarker.api import ApiError, ok
 
 
@@ -30,6 +34,14 @@ class JobsMixin:
 
 
 class JobListView(JobsMixin, APIView):
+    @extend_schema(
+        summary="List jobs",
+        operation_id="jobs_list",
+        description="Your jobs (the whole organization's for owners and admins), newest first.",
+        parameters=[JobQuerySerializer],
+        responses={200: docs.JobListSerializer},
+        tags=["jobs"],
+    )
     def get(self, request):
         query = JobQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -48,9 +60,22 @@ class JobListView(JobsMixin, APIView):
 class JobDetailView(JobsMixin, APIView):
     throttle_classes: list = []  # clients poll it every 2 s
 
+    @extend_schema(
+        summary="Get a job (poll it)",
+        description="Never throttled: poll every 2 s until `status` is completed, failed or cancelled.",
+        responses={200: docs.JobDocSerializer},
+        examples=[docs.JOB_EXAMPLE],
+        tags=["jobs"],
+    )
     def get(self, request, job_id):
         return ok(JobSerializer(self.get_job(request, job_id)).data)
 
+    @extend_schema(
+        summary="Cancel a job",
+        description="A queued job is cancelled at once, a processing one at its next checkpoint.",
+        responses={200: docs.JobDocSerializer, 409: error_response("JOB_ALREADY_FINISHED")},
+        tags=["jobs"],
+    )
     def delete(self, request, job_id):
         job = self.get_job(request, job_id)
         if not cancel_job(job, by=request.user):
@@ -64,6 +89,14 @@ class JobDetailView(JobsMixin, APIView):
 
 
 class JobResultView(JobsMixin, APIView):
+    @extend_schema(
+        summary="Get a completed job's result",
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description=docs.JobDocSerializer().fields["result"].help_text),
+            409: error_response("JOB_NOT_COMPLETED"),
+        },
+        tags=["jobs"],
+    )
     def get(self, request, job_id):
         job = self.get_job(request, job_id)
         if job.status != JobStatus.COMPLETED:
@@ -81,6 +114,13 @@ class JobStatsQuery(serializers.Serializer):
 
 
 class JobStatsView(JobsMixin, APIView):
+    @extend_schema(
+        summary="Job statistics",
+        description="Counts by status and type, processing times and the oldest queued job, over `hours`.",
+        parameters=[JobStatsQuery],
+        responses={200: docs.JobStatsSerializer},
+        tags=["jobs"],
+    )
     def get(self, request):
         query = JobStatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -98,20 +138,27 @@ class SessionSerializer(serializers.Serializer):
         }
 
 
-def visible_sessions(request):
-    sessions = GradingSession.objects.filter(organization=request.organization)
-    membership = getattr(request, "membership", None)
-    if request.user.is_superuser or (membership is not None and membership.can_manage):
-        return sessions
-    return sessions.filter(user=request.user)
+def _sessions(request):
+    return visible_sessions(request.user, request.organization, getattr(request, "membership", None))
 
 
 class SessionListView(APIView):
+    @extend_schema(
+        summary="List grading sessions",
+        operation_id="sessions_list",
+        description="A session is a batch uploaded together, with its jobs.",
+        parameters=[
+            OpenApiParameter("page", int, description="Page number (from 1)."),
+            OpenApiParameter("per_page", int, description="1–100, default 20."),
+        ],
+        responses={200: docs.SessionListSerializer},
+        tags=["sessions"],
+    )
     def get(self, request):
         query = JobQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("page", "per_page")})
         query.is_valid(raise_exception=True)
         page, per_page = query.validated_data["page"], query.validated_data["per_page"]
-        sessions = visible_sessions(request).order_by("-created_at")
+        sessions = _sessions(request).order_by("-created_at")
         rows = sessions.prefetch_related("jobs")[(page - 1) * per_page : page * per_page]
         return ok(
             {
@@ -124,8 +171,13 @@ class SessionListView(APIView):
 
 
 class SessionDetailView(APIView):
+    @extend_schema(
+        summary="Get a grading session with its log",
+        responses={200: docs.SessionDetailSerializer},
+        tags=["sessions"],
+    )
     def get(self, request, session_id):
-        session = visible_sessions(request).filter(pk=session_id).first()
+        session = _sessions(request).filter(pk=session_id).first()
         if session is None:
             raise ApiError("No grading session with that id in this organization.", code="NOT_FOUND", status_code=404)
         log = [

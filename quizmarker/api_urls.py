@@ -3,9 +3,34 @@
 from django.urls import path
 
 from grading import api as grading_api
+from integrations import api as integrations_api
 from jobs import api as jobs_api
+from organizations import api as organizations_api
 
 urlpatterns = [
+    path("schema", integrations_api.SchemaView.as_view(), name="api-schema"),
+    path("docs", integrations_api.docs_view, name="api-docs"),
+    path("tokens", integrations_api.TokenListView.as_view(), name="api-token-list"),
+    path("tokens/<int:token_id>", integrations_api.TokenDetailView.as_view(), name="api-token-detail"),
+    path("webhooks", integrations_api.WebhookListView.as_view(), name="api-webhook-list"),
+    path("webhooks/callback-secret", integrations_api.CallbackSecretView.as_view(), name="api-callback-secret"),
+    path(
+        "webhooks/deliveries/<uuid:delivery_id>/redeliver",
+        integrations_api.WebhookRedeliverView.as_view(),
+        name="api-webhook-redeliver",
+    ),
+    path("webhooks/<uuid:endpoint_id>", integrations_api.WebhookDetailView.as_view(), name="api-webhook-detail"),
+    path(
+        "webhooks/<uuid:endpoint_id>/rotate-secret",
+        integrations_api.WebhookRotateSecretView.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path("webhooks/<uuid:endpoint_id>/test", integrations_api.WebhookTestView.as_view(), name="api-webhook-test"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries",
+        integrations_api.WebhookDeliveryListView.as_view(),
+        name="api-webhook-deliveries",
+    ),
     path("upload", grading_api.UploadView.as_view(), name="api-upload"),
     path("grade", grading_api.GradeView.as_view(), name="api-grade"),
     path("standards", grading_api.StandardsView.as_view(), name="api-standards"),
@@ -24,4 +49,20 @@ urlpatterns = [
     path("jobs/stats", jobs_api.JobStatsView.as_view(), name="api-job-stats"),
     path("jobs/<uuid:job_id>", jobs_api.JobDetailView.as_view(), name="api-job-detail"),
     path("jobs/<uuid:job_id>/result", jobs_api.JobResultView.as_view(), name="api-job-result"),
+    path("organizations", organizations_api.OrganizationListView.as_view(), name="api-organization-list"),
+    path(
+        "organizations/<int:organization_id>",
+        organizations_api.OrganizationDetailView.as_view(),
+        name="api-organization-detail",
+    ),
+    path(
+        "organizations/<int:organization_id>/members",
+        organizations_api.MemberListView.as_view(),
+        name="api-member-list",
+    ),
+    path(
+        "organizations/<int:organization_id>/members/<int:user_id>",
+        organizations_api.MemberDetailView.as_view(),
+        name="api-member-detail",
+    ),
 ]

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from organizations import views as org_views
+from organizations.dashboard import admin_dashboard
 from quizmarker.api import api_not_found
 from quizmarker.health import health
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", org_views.landing, name="landing"),
     path("go/<slug:slug>/", org_views.open_organization, name="open_organization"),
     path("accounts/", include("allauth.urls")),
+    path("admin/dashboard/", admin.site.admin_view(admin_dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     re_path(r"^api/", api_not_found),

@@ -2,12 +2,16 @@
 
 from django.urls import include, path, re_path
 
+from grading.views import dashboard as grading_dashboard
 from organizations import views as org_views
 from quizmarker.api import api_not_found
 from quizmarker.health import health
 
 urlpatterns = [
-    path("", org_views.dashboard, name="dashboard"),
+    path("", include("grading.urls")),  # the assessor pages
+    path("", grading_dashboard.dashboard, name="dashboard"),  # "/" by its short name, for redirects after sign-in
+    path("", include("organizations.urls")),  # members, settings, invitations
+    path("", include("integrations.urls")),  # API tokens, webhooks
     path("accounts/handoff/", org_views.accept_handoff, name="accept_handoff"),
     path("accounts/", include("allauth.urls")),
     path("health", health, name="health"),
