@@ -31,8 +31,9 @@ from grading.providers.schemas import (
     Usage,
 )
 from grading.standards import get_standard, reference_text
-from grading.storage import job_folder
+from grading.storage import job_folder, keep_page_image
 from grading.text_sheets import parse_text_page
+from integrations import services as webhooks
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
 from jobs.services import JobContext
 
@@ -195,7 +196,7 @@ def _save_script(script: Script, job, standard_id: int | None) -> Submission:
         Page.objects.create(
             submission=submission,
             number=position,
-            file=source.path,
+            file=keep_page_image(job.organization.schema_name, submission.pk, position, source.path),
             legibility=legibility,
             text=result.error or "\n\n".join(f"{q.number}. {q.question}\n{q.answer}" for q in extraction.questions),
         )
@@ -407,6 +408,9 @@ def run_grading_job(context: JobContext) -> dict:
         }
         context.complete(result)
         _notify(job, result)
+        transaction.on_commit(  # submission.graded webhooks; never blocks or fails the job
+            lambda: webhooks.submissions_graded(job.organization_id, job.pk, result), robust=True
+        )
     flagged = sum(s["needs_review"] for s in summaries)
     context.log(f"Graded {len(submissions)} script(s); {flagged} question(s) need a person's review.")
     return result

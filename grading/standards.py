@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pdfplumber
+import pypdfium2 as pdfium
 from django.conf import settings
 from django.core.cache import cache
 
@@ -52,6 +53,7 @@ class Standard:
 
 _lock = threading.Lock()
 _by_hash: dict[str, tuple[str, int]] = {}  # sha256 -> (text, pages)
+_pages_by_hash: dict[str, int] = {}
 
 
 def _sha256(path: Path) -> str:
@@ -73,8 +75,33 @@ def _read(path: Path, sha: str) -> tuple[str, int]:
     return tuple(cached)
 
 
+def _page_count(path: Path, sha: str) -> int:
+    with _lock:
+        if sha in _pages_by_hash:
+            return _pages_by_hash[sha]
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        pages = len(pdf)
+    finally:
+        pdf.close()
+    with _lock:
+        _pages_by_hash[sha] = pages
+    return pages
+
+
+def _title(number: int, path: Path, sha: str) -> str:
+    """The official title where we know it (a long title also wraps onto a second line in the PDF's text); else
+    the PDF's own first line, "Standard N: Title"."""
+    if number in TITLES:
+        return TITLES[number]
+    text, _ = _read(path, sha)
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    match = TITLE_PATTERN.match(first_line)
+    return match.group(2).strip() if match and int(match.group(1)) == number else f"Standard {number}"
+
+
 def discover() -> list[Standard]:
-    """Every Standard-N.pdf in the reference folder, in order."""
+    """Every Standard-N.pdf in the reference folder, in order. Cheap: the text is only extracted when grading."""
     folder = Path(settings.REFERENCE_PDF_DIR)
     found = []
     for path in sorted(folder.glob("Standard-*.pdf")):
@@ -83,13 +110,9 @@ def discover() -> list[Standard]:
             continue
         number = int(match.group(1))
         sha = _sha256(path)
-        text, pages = _read(path, sha)
-        first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-        title_match = TITLE_PATTERN.match(first_line)
-        # The official title where we know it (a long title wraps onto a second line in the PDF's text).
-        pdf_title = title_match.group(2).strip() if title_match and int(title_match.group(1)) == number else None
-        title = TITLES.get(number) or pdf_title or f"Standard {number}"
-        found.append(Standard(id=number, title=title, pages=pages, path=path, sha256=sha))
+        found.append(
+            Standard(id=number, title=_title(number, path, sha), pages=_page_count(path, sha), path=path, sha256=sha)
+        )
     return sorted(found, key=lambda s: s.id)
 
 
