@@ -11,8 +11,8 @@ from integrations import docs
 from integrations.schema import error_response
 from jobs.models import JobStatus, JobType
 from jobs.serializers import JobSerializer
-from jobs.services import cancel_job, job_stats, visible_jobs, visible_sessions
-from quizmarker.api import ApiError, ok
+from jobs.services import cancel_job, job_stats, visible_job, visible_jobs, visible_sessions
+from quizmarker.api import AddressesOrganization, ApiError, ok
 
 
 class JobQuerySerializer(serializers.Serializer):
@@ -60,6 +60,12 @@ class JobListView(JobsMixin, APIView):
 class JobDetailView(JobsMixin, APIView):
     throttle_classes: list = []  # clients poll it every 2 s
 
+    def get_permissions(self):
+        # Polling is the hot path: membership and visibility are checked inside the one query that reads the job.
+        if self.request.method == "GET":
+            return [AddressesOrganization()]
+        return super().get_permissions()
+
     @extend_schema(
         summary="Get a job (poll it)",
         description="Never throttled: poll every 2 s until `status` is completed, failed or cancelled.",
@@ -68,7 +74,10 @@ class JobDetailView(JobsMixin, APIView):
         tags=["jobs"],
     )
     def get(self, request, job_id):
-        return ok(JobSerializer(self.get_job(request, job_id)).data)
+        job = visible_job(request.user, request.organization, job_id)
+        if job is None:
+            raise ApiError("No job with that id in this organization.", code="NOT_FOUND", status_code=404)
+        return ok(JobSerializer(job).data)
 
     @extend_schema(
         summary="Cancel a job",

@@ -395,6 +395,20 @@ def visible_jobs(user, organization, membership):
     return jobs.filter(user=user)
 
 
+def visible_job(user, organization, job_id) -> BackgroundJob | None:
+    """One job if the user may see it, in one query: membership and role are checked inside it."""
+    from django.db.models import Exists, OuterRef
+
+    from organizations.models import Membership, Role
+
+    jobs = BackgroundJob.objects.filter(pk=job_id, organization=organization)
+    if not user.is_superuser:
+        membership = Membership.objects.filter(user=user, organization=OuterRef("organization_id"))
+        manager = membership.filter(role__in=[Role.OWNER, Role.ADMIN])
+        jobs = jobs.filter(Exists(membership)).filter(Q(user=user) | Exists(manager))
+    return jobs.first()
+
+
 def visible_sessions(user, organization, membership):
     """Grading sessions a user may see, by the same rule as jobs."""
     sessions = GradingSession.objects.filter(organization=organization)

@@ -88,6 +88,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     details: dict = {}
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    if isinstance(exc, exceptions.ParseError):  # the parser's own words ("JSON parse error - Expecting ...")
+        details = {"parse_error": str(exc.detail)}
+        message = "The request body could not be read; send valid JSON (or form data for uploads)."
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 60)
         details = {"retry_after_seconds": wait}
@@ -101,6 +104,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse(error_body(f"There is no API endpoint at {request.path}.", "NOT_FOUND"), status=404)
+
+
+class AddressesOrganization(BasePermission):
+    """An authenticated user addresses an active organization; the view checks membership itself (cheaply)."""
+
+    def has_permission(self, request, view) -> bool:
+        organization = getattr(request, "organization", None)
+        if organization is None or connection.schema_name == get_public_schema_name():
+            raise exceptions.NotFound("Address an organization by its host, e.g. demo.localhost.")
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not organization.is_active and not request.user.is_superuser:
+            raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+        return True
 
 
 class IsOrganizationMember(BasePermission):

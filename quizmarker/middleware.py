@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import time
+
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
@@ -15,8 +18,26 @@ from organizations.services import membership_for
 _OPEN_PREFIXES = ("/accounts/", "/health", "/static/", "/api/", "/invitations/", "/favicon.ico")
 
 
+# host name → (organization, when it was read). Every request needs it, so it is kept in this process for a few
+# seconds; saving an organization or domain here clears it, and other processes see the change within the TTL.
+_TENANTS: dict[str, tuple[object, float]] = {}
+
+
+def forget_tenants(**kwargs) -> None:
+    _TENANTS.clear()
+
+
 class OrganizationRoutingMiddleware(TenantMainMiddleware):
     """django-tenants' host → schema routing; the bare domain serves the public site, unknown hosts a clear 404."""
+
+    def get_tenant(self, domain_model, hostname):
+        cached = _TENANTS.get(hostname)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < settings.TENANT_CACHE_SECONDS:
+            return copy.copy(cached[0])
+        tenant = super().get_tenant(domain_model, hostname)
+        _TENANTS[hostname] = (tenant, now)
+        return copy.copy(tenant)
 
     def no_tenant_found(self, request, hostname):
         if hostname in settings.PUBLIC_HOSTS or (settings.TESTING and hostname == "testserver"):

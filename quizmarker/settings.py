@@ -77,6 +77,9 @@ ROOT_URLCONF = "quizmarker.urls_tenant"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # Set the search_path only when the schema changes, not before every query.
 TENANT_LIMIT_SET_CALLS = True
+# Seconds a process keeps a host's organization before reading it again (saving one clears it at once in the
+# process that saved it). Off in tests, whose transactions roll back under a cache.
+TENANT_CACHE_SECONDS = env_float("TENANT_CACHE_SECONDS", 0.0 if TESTING else 5.0, minimum=0)
 
 AUTH_USER_MODEL = "organizations.User"
 
@@ -125,7 +128,8 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 # Each test run gets its own database (named after its Redis prefix), so several runs can share one server.
-DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{env_str('REDIS_KEY_PREFIX', 'quizmarker')}"}
+_TEST_SUFFIX = env_str("REDIS_KEY_PREFIX", "quizmarker")
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_TEST_SUFFIX}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, cache, limiter ------------------------------------------------------------
