@@ -209,6 +209,10 @@ class JobContext:
         )
         if not done:
             raise JobCancelled()
+        # In the same transaction as the status, so whoever sees "completed" also sees its log line.
+        log_event(self.job, "Completed.")
+        job_id = self.job.pk
+        transaction.on_commit(lambda: _webhooks().job_finished(job_id), robust=True)  # never blocks or fails the job
         self.job.status = JobStatus.COMPLETED
         self.job.result = result
 
@@ -262,8 +266,6 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
             if job.status != JobStatus.COMPLETED:
                 with transaction.atomic():
                     context.complete(result or {})
-        log_event(job, "Completed.")
-        transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never blocks or fails the job
         return "completed"
     except JobCancelled:
         log_event(job, "Stopped: the job was cancelled.", JobEvent.Level.WARNING)
@@ -340,16 +342,17 @@ def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bo
     filters = Q(pk=job.pk, status__in=ACTIVE_STATUSES)
     if task_id:
         filters &= Q(celery_task_id=task_id)
-    done = BackgroundJob.objects.filter(filters).update(
-        status=JobStatus.FAILED,
-        error_message=message,
-        error_code=code,
-        current_step="Failed",
-        completed_at=timezone.now(),
-    )
-    if done:
-        log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
-        transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never blocks or fails the job
+    with transaction.atomic():  # the status and its log line are seen together
+        done = BackgroundJob.objects.filter(filters).update(
+            status=JobStatus.FAILED,
+            error_message=message,
+            error_code=code,
+            current_step="Failed",
+            completed_at=timezone.now(),
+        )
+        if done:
+            log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
+            transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never fails the job
     return bool(done)
 
 
@@ -365,12 +368,13 @@ def _webhooks():
 
 def cancel_job(job: BackgroundJob, by=None) -> bool:
     """Cancel a queued job at once, or a processing one at its next checkpoint. False if it had already finished."""
-    done = BackgroundJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.CANCELLED, current_step="Cancelled", completed_at=timezone.now()
-    )
-    if done:
-        who = f" by {by.email}" if by is not None and getattr(by, "email", None) else ""
-        log_event(job, f"Cancelled{who}.", JobEvent.Level.WARNING)
+    with transaction.atomic():
+        done = BackgroundJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELLED, current_step="Cancelled", completed_at=timezone.now()
+        )
+        if done:
+            who = f" by {by.email}" if by is not None and getattr(by, "email", None) else ""
+            log_event(job, f"Cancelled{who}.", JobEvent.Level.WARNING)
     job.refresh_from_db()
     return bool(done)
 
