@@ -30,7 +30,7 @@ return 0
 
 _client: redis.Redis | None = None
 _pacing_lock = threading.Lock()
-_last_call = 0.0
+_last_call_end = 0.0
 
 
 def _redis() -> redis.Redis:
@@ -82,16 +82,14 @@ class ProviderLimiter:
             time.sleep(max(0.05, (minute + 1) * 60 - time.time()) + random.uniform(0, 0.2))
 
     def _space_calls(self) -> None:
-        """AI_MIN_SECONDS_BETWEEN_CALLS: pacing for providers that need it (0, the default, means none)."""
+        """AI_MIN_SECONDS_BETWEEN_CALLS: wait that long after this process's previous call ended (0: no pacing)."""
         spacing = settings.AI_MIN_SECONDS_BETWEEN_CALLS
         if spacing <= 0:
             return
         with _pacing_lock:
-            global _last_call
-            wait = _last_call + spacing - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            _last_call = time.monotonic()
+            wait = _last_call_end + spacing - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
     @contextmanager
     def slot(self):
@@ -115,6 +113,8 @@ class ProviderLimiter:
         try:
             yield
         finally:
+            global _last_call_end
+            _last_call_end = time.monotonic()
             if acquired:
                 with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
                     _redis().zrem(self.slots_key, token)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 
+from celery import signals
 from kombu import Queue
 from tenant_schemas_celery.app import CeleryApp
 
@@ -16,6 +17,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # high: housekeeping that keeps the system healthy; default: extraction and grading; low: email and webhooks.
 app.conf.task_queues = tuple(Queue(name) for name in ("high", "default", "low"))
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def preload_pipeline(**kwargs) -> None:
+    """Import the pipeline and its providers (openai, OpenCV, onnxruntime) once in the worker's parent process, so
+    the forked pool processes share them instead of each paying seconds of imports on its first job."""
+    import grading.pipeline  # noqa: F401
+    import grading.providers.local  # noqa: F401
+    import grading.providers.openai_provider  # noqa: F401
 
 
 @app.task(name="quizmarker.celery.whoami")

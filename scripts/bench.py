@@ -380,6 +380,7 @@ def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
 
 
 ARGS: argparse.Namespace
+LOAD_BEFORE = 0.0
 
 
 def main() -> int:
@@ -394,6 +395,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=["both", "concurrent", "sequential"], default="both")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
+    global LOAD_BEFORE
+    LOAD_BEFORE = os.getloadavg()[0]
 
     stack = Stack(args)
     try:
@@ -487,7 +490,8 @@ def main() -> int:
     if not args.no_write:
         machine = (
             f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python "
-            f"{platform.python_version()}, {platform.platform()}"
+            f"{platform.python_version()}, {platform.platform()}; load average before the run "
+            f"{LOAD_BEFORE:.2f}"
         )
         with (ROOT / "BENCHMARKS.md").open("a") as out:
             out.write(

@@ -72,7 +72,7 @@ def image_data_url(image: Image.Image) -> str:
     if max(image.size) > MAX_IMAGE_SIDE:
         image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85, optimize=True)
+    image.save(buffer, format="JPEG", quality=85)  # optimize=True costs ~60 ms a page of CPU for ~5 % bytes
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
