@@ -35,3 +35,6 @@ bench: install
 
 openapi: install
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml
+
+reliability: install
+	$(BIN)/python scripts/devstack.py exec $(BIN)/python scripts/reliability.py $(ARGS)

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from grading.models import QuestionResult, Student, Submission
@@ -33,13 +32,14 @@ from integrations.services import attach_callback
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
 from quizmarker.api import ApiError, ok
+from quizmarker.throttles import AtomicUserRateThrottle
 
 
-class UploadThrottle(UserRateThrottle):
+class UploadThrottle(AtomicUserRateThrottle):
     scope = "upload"
 
 
-class GradeThrottle(UserRateThrottle):
+class GradeThrottle(AtomicUserRateThrottle):
     scope = "grade"
 
 
@@ -145,7 +145,7 @@ class SubmissionQuery(serializers.Serializer):
     )
     needs_review = serializers.BooleanField(required=False, allow_null=True, default=None)
     upload_job_id = serializers.UUIDField(required=False)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
@@ -242,7 +242,7 @@ class QuestionOverrideView(APIView):
 
 class StudentQuery(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=100)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 

@@ -261,7 +261,7 @@ class WebhookTestView(WebhookAdminView):
 
 class DeliveryQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "delivered", "failed"], required=False)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 

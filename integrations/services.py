@@ -137,10 +137,13 @@ def validate_events(events) -> list[str]:
     return events
 
 
-def create_endpoint(*, organization, url: str, events, description: str = "", user=None) -> WebhookEndpoint:
+def create_endpoint(
+    *, organization, url: str, events, description: str = "", user=None, is_active: bool = True
+) -> WebhookEndpoint:
     """Register an endpoint; its secret is on the returned object (show it once)."""
     return WebhookEndpoint.objects.create(
         organization=organization,
+        is_active=is_active,
         url=validate_url(url),
         events=validate_events(events),
         description=(description or "").strip()[:200],

