@@ -190,9 +190,24 @@ def cmd_env() -> int:
     return 0
 
 
+def ensure_dev_env_file(env: dict[str, str]) -> None:
+    """A first `make run` writes a .env for development, so `manage.py` commands in this checkout work too."""
+    env_file = ROOT / ".env"
+    if env_file.exists():
+        return
+    env_file.write_text(
+        "# Written by the first `make run` for local development; see .env.example for every setting.\n"
+        "DEBUG=true\n"
+        f"DATABASE_URL={env['DATABASE_URL']}\n"
+        f"REDIS_URL={env['REDIS_URL']}\n"
+    )
+    say("Wrote .env (DEBUG=true and the services found) so manage.py commands work in this checkout")
+
+
 def cmd_run() -> int:
     os.environ.setdefault("DEBUG", "true")
     env = prepare_environment()
+    ensure_dev_env_file(env)
     port = env.setdefault("PORT", "8000")
     env.setdefault("SITE_PORT", port)  # links in emails and hand-offs use the port we serve on
     say("Migrating the shared schema and every organization's schema")
