@@ -38,3 +38,21 @@ def sheet(name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, (SHEETS / name).read_bytes())
+
+
+def upload(client, *files, **fields) -> dict:
+    """POST /api/v1/upload through an API client; asserts the contract's 202 and returns its data."""
+    response = client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
+    assert response.status_code == 202, response.json()
+    return response.json()["data"]
+
+
+def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

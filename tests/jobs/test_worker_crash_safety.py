@@ -14,7 +14,7 @@ from grading.models import QuestionResult, Submission
 from jobs.models import BackgroundJob
 from organizations.models import ProviderCall
 from quizmarker.celery import app, whoami
-from tests.helpers import mail_dir, sheet, wait_for_job
+from tests.helpers import mail_dir, sheet, upload, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.worker]
 
@@ -39,22 +39,6 @@ def healthy_worker_afterwards(celery_worker, live_db):
     assert any(name.startswith(f"{celery_worker.name}@") for reply in app.control.ping(timeout=1) for name in reply)
     with schema_context("alpha"):
         assert whoami.delay().get(timeout=30)["schema"] == "alpha", "a pool process runs tasks again"
-
-
-def upload(client, *files) -> dict:
-    response = client.post("/api/v1/upload", {"files": list(files)}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
-
-
-def wait_until(predicate, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def kill_pool_processes(worker) -> list[int]:

