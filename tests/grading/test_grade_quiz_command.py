@@ -7,8 +7,16 @@ from tests.helpers import SHEETS
 
 
 def test_grade_quiz_in_process_prints_transcription_scores_and_feedback(live_db, personas, capsys):
-    call_command("grade_quiz", "--org", "beta", "--standard", "1", "--sync",
-                 str(SHEETS / "s01_std01_breip_p1.png"), str(SHEETS / "s01_std01_breip_p2.png"))
+    call_command(
+        "grade_quiz",
+        "--org",
+        "beta",
+        "--standard",
+        "1",
+        "--sync",
+        str(SHEETS / "s01_std01_breip_p1.png"),
+        str(SHEETS / "s01_std01_breip_p2.png"),
+    )
     out = capsys.readouterr().out
     assert "Amelia H" in out and "— Standard 1" in out  # the name as OCR reads it (accuracy is measured elsewhere)
     assert "Q1. " in out and "working relationship" in out

@@ -67,30 +67,40 @@ def test_the_type_comes_from_the_content_not_the_name(api, personas):
     assert job.input["files"][0]["content_type"] == "image/png"
 
 
-@pytest.mark.parametrize(("name", "content", "status", "code", "words"), [
-    ("empty.png", b"", 400, "VALIDATION_ERROR", "empty"),
-    ("program.png", b"MZ\x90\x00" + b"\x00" * 500, 415, "UNSUPPORTED_FILE", "Windows program"),
-    ("drawing.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', 415, "UNSUPPORTED_FILE",
-     "SVG"),
-    ("page.jpg", b"<!DOCTYPE html><html><body>hi</body></html>", 415, "UNSUPPORTED_FILE", "web page"),
-    ("cut.png", _png()[:400], 415, "UNSUPPORTED_FILE", "damaged"),
-    ("tiny.png", _png(1, 1, blank=True), 400, "VALIDATION_ERROR", "too small"),
-    ("blank.png", _png(blank=True), 400, "VALIDATION_ERROR", "blank"),
-    ("huge.png", _png(8000, 6000, blank=True), 413, "FILE_TOO_LARGE", "megapixels"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "status", "code", "words"),
+    [
+        ("empty.png", b"", 400, "VALIDATION_ERROR", "empty"),
+        ("program.png", b"MZ\x90\x00" + b"\x00" * 500, 415, "UNSUPPORTED_FILE", "Windows program"),
+        (
+            "drawing.png",
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>',
+            415,
+            "UNSUPPORTED_FILE",
+            "SVG",
+        ),
+        ("page.jpg", b"<!DOCTYPE html><html><body>hi</body></html>", 415, "UNSUPPORTED_FILE", "web page"),
+        ("cut.png", _png()[:400], 415, "UNSUPPORTED_FILE", "damaged"),
+        ("tiny.png", _png(1, 1, blank=True), 400, "VALIDATION_ERROR", "too small"),
+        ("blank.png", _png(blank=True), 400, "VALIDATION_ERROR", "blank"),
+        ("huge.png", _png(8000, 6000, blank=True), 413, "FILE_TOO_LARGE", "megapixels"),
+    ],
+)
 def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(api, personas, name, content, status, code, words):
     before = set(_stored_files())
     body = _error(_upload(api(personas.alpha, personas.bob), SimpleUploadedFile(name, content)), status, code)
     assert words in body["error"]
     assert set(_stored_files()) == before
-    assert not BackgroundJob.objects.filter(user=personas.bob, job_type="extraction",
-                                            input__files__0__size=len(content)).exists()
+    assert not BackgroundJob.objects.filter(
+        user=personas.bob, job_type="extraction", input__files__0__size=len(content)
+    ).exists()
 
 
 def test_a_file_over_16_mb_is_413(api, personas, settings):
     settings.UPLOAD_MAX_FILE_BYTES = 1000
-    body = _error(_upload(api(personas.alpha, personas.bob), SimpleUploadedFile("big.png", _png())), 413,
-                  "FILE_TOO_LARGE")
+    body = _error(
+        _upload(api(personas.alpha, personas.bob), SimpleUploadedFile("big.png", _png())), 413, "FILE_TOO_LARGE"
+    )
     assert "at most" in body["error"]
 
 
@@ -105,8 +115,11 @@ def test_an_upload_without_files_says_what_is_missing(api, personas):
 
 
 def test_an_unknown_standard_is_refused_with_the_list_of_standards(api, personas):
-    body = _error(_upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=42), 400,
-                  "VALIDATION_ERROR")
+    body = _error(
+        _upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=42),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert "1, 2, 3" in body["error"]
 
 
@@ -118,20 +131,27 @@ def test_the_standards_are_discovered_from_the_reference_folder(api, personas):
 
 
 def _extracted(organization, user, questions=2, schema="alpha"):
-    job = BackgroundJob.objects.create(organization=organization, user=user, job_type=JobType.EXTRACTION,
-                                       status=JobStatus.COMPLETED, input={"files": []})
+    job = BackgroundJob.objects.create(
+        organization=organization,
+        user=user,
+        job_type=JobType.EXTRACTION,
+        status=JobStatus.COMPLETED,
+        input={"files": []},
+    )
     with schema_context(schema):
         submission = Submission.objects.create(upload_job_id=job.pk, status=SubmissionStatus.EXTRACTED)
         for n in range(1, questions + 1):
-            QuestionResult.objects.create(submission=submission, number=n, question_text=f"Q{n}?",
-                                          answer_text="An answer.", max_score=Decimal(2))
+            QuestionResult.objects.create(
+                submission=submission, number=n, question_text=f"Q{n}?", answer_text="An answer.", max_score=Decimal(2)
+            )
     return job, submission
 
 
 def test_grading_an_upload_starts_one_grading_job_for_its_scripts(api, personas):
     upload, submission = _extracted(personas.alpha, personas.bob)
-    response = api(personas.alpha, personas.bob).post("/api/v1/grade", {"upload_job_id": str(upload.pk),
-                                                                        "standard_id": 3}, format="json")
+    response = api(personas.alpha, personas.bob).post(
+        "/api/v1/grade", {"upload_job_id": str(upload.pk), "standard_id": 3}, format="json"
+    )
     assert response.status_code == 202, response.json()
     job = BackgroundJob.objects.get(pk=response.json()["data"]["job_id"])
     assert job.job_type == JobType.GRADING
@@ -141,51 +161,75 @@ def test_grading_an_upload_starts_one_grading_job_for_its_scripts(api, personas)
 def test_grading_before_extraction_completes_is_409(api, personas):
     upload, _ = _extracted(personas.alpha, personas.bob)
     BackgroundJob.objects.filter(pk=upload.pk).update(status=JobStatus.PROCESSING)
-    _error(api(personas.alpha, personas.bob).post("/api/v1/grade", {"upload_job_id": str(upload.pk),
-                                                                    "standard_id": 3}, format="json"),
-           409, "JOB_NOT_COMPLETED")
+    _error(
+        api(personas.alpha, personas.bob).post(
+            "/api/v1/grade", {"upload_job_id": str(upload.pk), "standard_id": 3}, format="json"
+        ),
+        409,
+        "JOB_NOT_COMPLETED",
+    )
 
 
 def test_grading_needs_a_standard_and_one_kind_of_id(api, personas):
     client = api(personas.alpha, personas.bob)
     _error(client.post("/api/v1/grade", {}, format="json"), 400, "VALIDATION_ERROR")
     _error(client.post("/api/v1/grade", {"upload_job_id": "not-a-uuid"}, format="json"), 400, "VALIDATION_ERROR")
-    _error(client.post("/api/v1/grade", {"upload_job_id": 5, "standard_id": "three"}, format="json"), 400,
-           "VALIDATION_ERROR")
+    _error(
+        client.post("/api/v1/grade", {"upload_job_id": 5, "standard_id": "three"}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
     upload, _ = _extracted(personas.alpha, personas.bob)
-    body = _error(client.post("/api/v1/grade", {"upload_job_id": str(upload.pk)}, format="json"), 400,
-                  "VALIDATION_ERROR")
+    body = _error(
+        client.post("/api/v1/grade", {"upload_job_id": str(upload.pk)}, format="json"), 400, "VALIDATION_ERROR"
+    )
     assert "standard" in body["error"]
 
 
 def test_another_organizations_upload_cannot_be_graded(api, personas):
     upload, _ = _extracted(personas.beta, personas.charlie, schema="beta")
-    _error(api(personas.alpha, personas.bob).post("/api/v1/grade", {"upload_job_id": str(upload.pk),
-                                                                    "standard_id": 3}, format="json"),
-           404, "NOT_FOUND")
+    _error(
+        api(personas.alpha, personas.bob).post(
+            "/api/v1/grade", {"upload_job_id": str(upload.pk), "standard_id": 3}, format="json"
+        ),
+        404,
+        "NOT_FOUND",
+    )
 
 
 def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas):
     personas.beta.quiz_limit_override = 2
     personas.beta.save()
-    BackgroundJob.objects.create(organization=personas.beta, user=personas.charlie, job_type=JobType.GRADING,
-                                 status=JobStatus.COMPLETED, input={"quiz_count": 2})
+    BackgroundJob.objects.create(
+        organization=personas.beta,
+        user=personas.charlie,
+        job_type=JobType.GRADING,
+        status=JobStatus.COMPLETED,
+        input={"quiz_count": 2},
+    )
     upload, _ = _extracted(personas.beta, personas.charlie, schema="beta")
-    body = _error(api(personas.beta, personas.charlie).post("/api/v1/grade", {"upload_job_id": str(upload.pk),
-                                                                              "standard_id": 3}, format="json"),
-                  403, "PLAN_LIMIT_EXCEEDED")
+    body = _error(
+        api(personas.beta, personas.charlie).post(
+            "/api/v1/grade", {"upload_job_id": str(upload.pk), "standard_id": 3}, format="json"
+        ),
+        403,
+        "PLAN_LIMIT_EXCEEDED",
+    )
     assert body["details"] == {"plan": "free", "quiz_limit": 2, "quizzes_this_month": 2}
-    assert not BackgroundJob.objects.filter(organization=personas.beta, job_type=JobType.GRADING,
-                                            status=JobStatus.QUEUED).exists()
+    assert not BackgroundJob.objects.filter(
+        organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.QUEUED
+    ).exists()
 
 
 def test_failed_grading_jobs_do_not_count_against_the_plan(api, personas):
     from organizations.usage import quizzes_this_month
 
-    BackgroundJob.objects.create(organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.FAILED,
-                                 input={"quiz_count": 5})
-    BackgroundJob.objects.create(organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.COMPLETED,
-                                 input={"quiz_count": 3})
+    BackgroundJob.objects.create(
+        organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.FAILED, input={"quiz_count": 5}
+    )
+    BackgroundJob.objects.create(
+        organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.COMPLETED, input={"quiz_count": 3}
+    )
     assert quizzes_this_month(personas.beta) == 3
 
 
@@ -216,8 +260,9 @@ def test_submissions_are_listed_with_filters_and_read_with_their_questions(api, 
     with schema_context("alpha"):
         student = Student.objects.create(full_name="Priya Patel")
         Submission.objects.filter(pk=submission.pk).update(student=student, standard=6)
-        QuestionResult.objects.filter(submission=submission, number=2).update(needs_review=True,
-                                                                               review_reason="Unsure.")
+        QuestionResult.objects.filter(submission=submission, number=2).update(
+            needs_review=True, review_reason="Unsure."
+        )
     client = api(personas.alpha, personas.bob)
     listed = client.get("/api/v1/submissions", {"standard": 6, "needs_review": "true"}).json()["data"]
     assert [s["id"] for s in listed["submissions"]] == [str(submission.pk)]
@@ -245,8 +290,9 @@ def test_an_assessor_override_keeps_the_ai_score_and_is_audited(api, personas):
     url = f"/api/v1/submissions/{submission.pk}/questions/1"
     _error(client.patch(url, {"score": "1.5"}, format="json"), 400, "VALIDATION_ERROR")  # no reason
     _error(client.patch(url, {"score": "3", "reason": "Generous"}, format="json"), 400, "VALIDATION_ERROR")
-    response = client.patch(url, {"score": "2", "feedback": "Covers both points.", "reason": "Both key points."},
-                            format="json")
+    response = client.patch(
+        url, {"score": "2", "feedback": "Covers both points.", "reason": "Both key points."}, format="json"
+    )
     assert response.status_code == 200, response.json()
     question = response.json()["data"]["questions"][0]
     assert question["ai_score"] == "1.00" and question["final_score"] == "2.00" and question["score"] == "2.00"

@@ -13,6 +13,8 @@ from jobs.models import BackgroundJob
 from tests.helpers import ROOT, mail_dir, sheet, wait_for_job
 
 pytestmark = [pytest.mark.worker]
+
+
 def _mails_to(address: str) -> list[str]:
     if not mail_dir().exists():
         return []

@@ -9,13 +9,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_signup_creates_an_organization_owned_by_the_new_user(web):
-    response = web().post("/accounts/signup/", {
-        "full_name": "Sam Newcomer",
-        "email": "sam@newcare.test",
-        "organization_name": "New Care Skills",
-        "password1": "a-long-and-unusual-password",
-        "password2": "a-long-and-unusual-password",
-    })
+    response = web().post(
+        "/accounts/signup/",
+        {
+            "full_name": "Sam Newcomer",
+            "email": "sam@newcare.test",
+            "organization_name": "New Care Skills",
+            "password1": "a-long-and-unusual-password",
+            "password2": "a-long-and-unusual-password",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     user = User.objects.get(email="sam@newcare.test")
     organization = Organization.objects.get(name="New Care Skills")
@@ -24,11 +27,15 @@ def test_signup_creates_an_organization_owned_by_the_new_user(web):
     assert Domain.objects.get(tenant=organization).domain == "newcareskills.localhost"
     assert Membership.objects.get(user=user, organization=organization).role == Role.OWNER
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                       ["newcareskills", "grading_submission"])
+        cursor.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            ["newcareskills", "grading_submission"],
+        )
         assert cursor.fetchone(), "the organization's schema holds the student tables"
-        cursor.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND "
-                       "table_name = 'grading_submission'")
+        cursor.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND "
+            "table_name = 'grading_submission'"
+        )
         assert cursor.fetchone() is None, "student data never lives in the public schema"
 
 

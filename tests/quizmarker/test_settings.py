@@ -50,8 +50,15 @@ def _manage(*args, **env):
 
 
 def test_production_settings_pass_check_deploy_without_warnings():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING",
-                     DEBUG="false", QUIZMARKER_TESTING="false", SECRET_KEY="x7" * 30 + "-production-secret")
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        QUIZMARKER_TESTING="false",
+        SECRET_KEY="x7" * 30 + "-production-secret",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
