@@ -31,7 +31,7 @@ from integrations.schema import error_response
 from integrations.services import attach_callback
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
-from quizmarker.api import ApiError, ok
+from quizmarker.api import ApiError, ok, paged
 from quizmarker.throttles import AtomicUserRateThrottle
 
 
@@ -149,13 +149,6 @@ class SubmissionQuery(serializers.Serializer):
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
-def _paged(queryset, params, serializer_class, key: str) -> dict:
-    page, per_page = params["page"], params["per_page"]
-    total = queryset.count()
-    rows = queryset[(page - 1) * per_page : page * per_page]
-    return {key: serializer_class(rows, many=True).data, "page": page, "per_page": per_page, "total": total}
-
-
 def _submissions():
     return Submission.objects.select_related("student").prefetch_related(
         Prefetch("questions", queryset=QuestionResult.objects.order_by("number"))
@@ -187,7 +180,7 @@ class SubmissionListView(APIView):
             flagged = Q(questions__needs_review=True, questions__final_score__isnull=True)
             submissions = submissions.filter(flagged) if params["needs_review"] else submissions.exclude(flagged)
             submissions = submissions.distinct()
-        return ok(_paged(submissions, params, SubmissionSerializer, "submissions"))
+        return ok(paged(submissions, params, SubmissionSerializer, "submissions"))
 
 
 def _get_submission(submission_id) -> Submission:
@@ -260,7 +253,7 @@ class StudentListView(APIView):
         students = Student.objects.order_by("full_name")
         if query.validated_data.get("search"):
             students = students.filter(full_name__icontains=query.validated_data["search"])
-        return ok(_paged(students, query.validated_data, StudentSerializer, "students"))
+        return ok(paged(students, query.validated_data, StudentSerializer, "students"))
 
 
 class StudentDetailView(APIView):

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from integrations import docs_page, services, tokens
 from integrations.models import TEST_EVENT, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from quizmarker.api import ApiError, IsOrganizationAdmin, ok
+from quizmarker.api import ApiError, IsOrganizationAdmin, ok, paged
 
 # --- Tokens --------------------------------------------------------------------------------------------
 
@@ -291,16 +291,7 @@ class WebhookDeliveryListView(WebhookAdminView):
         deliveries = endpoint.deliveries.order_by("-created_at")
         if params.get("status"):
             deliveries = deliveries.filter(status=params["status"])
-        page, per_page = params["page"], params["per_page"]
-        rows = deliveries[(page - 1) * per_page : page * per_page]
-        return ok(
-            {
-                "deliveries": WebhookDeliverySerializer(rows, many=True).data,
-                "page": page,
-                "per_page": per_page,
-                "total": deliveries.count(),
-            }
-        )
+        return ok(paged(deliveries, params, WebhookDeliverySerializer, "deliveries"))
 
 
 class WebhookRedeliverView(WebhookAdminView):

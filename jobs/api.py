@@ -12,7 +12,7 @@ from integrations.schema import error_response
 from jobs.models import JobStatus, JobType
 from jobs.serializers import JobSerializer
 from jobs.services import cancel_job, job_stats, visible_job, visible_jobs, visible_sessions
-from quizmarker.api import AddressesOrganization, ApiError, ok
+from quizmarker.api import AddressesOrganization, ApiError, ok, paged
 
 
 class JobQuerySerializer(serializers.Serializer):
@@ -51,10 +51,7 @@ class JobListView(JobsMixin, APIView):
             jobs = jobs.filter(status=params["status"])
         if "job_type" in params:
             jobs = jobs.filter(job_type=params["job_type"])
-        page, per_page = params["page"], params["per_page"]
-        total = jobs.count()
-        rows = jobs.order_by("-created_at")[(page - 1) * per_page : page * per_page]
-        return ok({"jobs": JobSerializer(rows, many=True).data, "page": page, "per_page": per_page, "total": total})
+        return ok(paged(jobs.order_by("-created_at"), params, JobSerializer, "jobs"))
 
 
 class JobDetailView(JobsMixin, APIView):
@@ -166,17 +163,8 @@ class SessionListView(APIView):
     def get(self, request):
         query = JobQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("page", "per_page")})
         query.is_valid(raise_exception=True)
-        page, per_page = query.validated_data["page"], query.validated_data["per_page"]
-        sessions = _sessions(request).order_by("-created_at")
-        rows = sessions.prefetch_related("jobs")[(page - 1) * per_page : page * per_page]
-        return ok(
-            {
-                "sessions": SessionSerializer(rows, many=True).data,
-                "page": page,
-                "per_page": per_page,
-                "total": sessions.count(),
-            }
-        )
+        sessions = _sessions(request).prefetch_related("jobs").order_by("-created_at")
+        return ok(paged(sessions, query.validated_data, SessionSerializer, "sessions"))
 
 
 class SessionDetailView(APIView):

@@ -24,6 +24,13 @@ def ok(data: Any, status_code: int = status.HTTP_200_OK, headers: dict | None = 
     return Response({"success": True, "data": data}, status=status_code, headers=headers)
 
 
+def paged(queryset, params: dict, serializer_class, key: str) -> dict:
+    """One page of a list, in the contract's shape: ``{key: [...], "page", "per_page", "total"}``."""
+    page, per_page = params["page"], params["per_page"]
+    rows = queryset[(page - 1) * per_page : page * per_page]
+    return {key: serializer_class(rows, many=True).data, "page": page, "per_page": per_page, "total": queryset.count()}
+
+
 def error_body(message: str, code: str, details: dict | None = None) -> dict:
     return {"success": False, "error": message, "code": code, "details": details or {}}
 
