@@ -33,6 +33,11 @@ def _job_task(job_type: str):
         time_limit=hard,
         acks_late=True,
         reject_on_worker_lost=True,
+        # The job's own row is its record (status, result, log). Writing Celery's result row too added a database
+        # write after the job had finished, outside its transaction: during a database outage that write failed in
+        # the worker after the message was taken, and the job stayed "processing" until the reaper's time limit.
+        # (It also skips the STARTED row that task_track_started writes before the task runs.)
+        ignore_result=True,
     )
     def run(self, job_id: str) -> str:
         try:

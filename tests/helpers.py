@@ -56,3 +56,21 @@ def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def on_broker(message_id: str) -> bool:
+    """Whether a Celery message is still on the broker: waiting in a queue, or taken by a worker but not yet
+    acknowledged (late acks keep it in the "unacked" hash until the task has finished)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    needle = message_id.encode()
+    for key in client.scan_iter(f"{prefix}*"):
+        kind = client.type(key)
+        if kind == b"list" and any(needle in item for item in client.lrange(key, 0, -1)):
+            return True
+        if kind == b"hash" and any(needle in value for value in client.hvals(key)):
+            return True
+    return False

@@ -293,10 +293,13 @@ def postgres_restart(postgres_stack, openai_server, down_seconds: float, rounds:
     in_flight_outcomes = []
     for _ in range(rounds):
         openai_server.configure(latency=2.0)
+        # This round's own job must be running when the database stops, not one left over from an earlier round.
+        since = database.query("SELECT coalesce(max(created_at), 'epoch')::text FROM jobs_backgroundjob")
         running = grade_quiz(env, timeout=60)
         deadline = time.monotonic() + 60
-        while database.query("SELECT count(*) FROM jobs_backgroundjob WHERE status = 'processing'") == "0":
-            assert time.monotonic() < deadline, "no job started"
+        started = f"SELECT count(*) FROM jobs_backgroundjob WHERE status = 'processing' AND created_at > '{since}'"
+        while database.query(started) == "0":
+            assert time.monotonic() < deadline, "this round's job did not start"
             time.sleep(0.2)
         database.stop()
         time.sleep(down_seconds)
