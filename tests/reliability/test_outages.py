@@ -290,7 +290,7 @@ def postgres_restart(postgres_stack, openai_server, down_seconds: float, rounds:
     out, _ = first.communicate(timeout=150)
     assert first.returncode == 0, out[-3000:]
 
-    in_flight_outcomes = []
+    in_flight_outcomes, in_flight_out = [], []
     for _ in range(rounds):
         openai_server.configure(latency=2.0)
         # This round's own job must be running when the database stops, not one left over from an earlier round.
@@ -307,6 +307,7 @@ def postgres_restart(postgres_stack, openai_server, down_seconds: float, rounds:
         openai_server.configure(latency=0.1)
         out, _ = running.communicate(timeout=180)
         in_flight_outcomes.append(running.returncode)
+        in_flight_out.append(out[-1500:])
 
     later = grade_quiz(env)
     later_out, _ = later.communicate(timeout=150)
@@ -320,6 +321,7 @@ def postgres_restart(postgres_stack, openai_server, down_seconds: float, rounds:
         "jobs_not_completed": sum(1 for row in rows if not row.endswith(":completed")),
         "in_flight_grade_quiz_exit_codes": in_flight_outcomes,
         "_later_out": later_out[-3000:],
+        "_in_flight_out": in_flight_out,
         "_rows": rows,
     }
 
@@ -328,6 +330,8 @@ def check_postgres(figures: dict) -> None:
     assert figures["worker_restarted"] == 0
     assert figures["later_job_exit_code"] == 0, figures["_later_out"]
     assert figures["jobs_not_completed"] == 0, figures["_rows"]  # including the one in flight at the restart
+    # grade_quiz, waiting on its job through the outage, carries on to grading once the database is back.
+    assert figures["in_flight_grade_quiz_exit_codes"] == [0] * figures["restarts"], figures["_in_flight_out"]
 
 
 def test_a_worker_recovers_from_a_postgresql_restart_without_being_restarted(postgres_stack, openai_server):

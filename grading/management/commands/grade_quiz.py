@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
+from django.db import InterfaceError, OperationalError, connection
 from django_tenants.utils import schema_context
 
 from grading.models import Submission
@@ -81,8 +82,21 @@ class Command(BaseCommand):
             run_inline(job)
         deadline = time.monotonic() + timeout
         last = None
+        database_down = False
         while True:
-            job.refresh_from_db()
+            try:
+                job.refresh_from_db()
+            except (OperationalError, InterfaceError):
+                # A database restart while we wait is not the job's failure: the workers ride it out, so do we.
+                if not database_down:
+                    self.stderr.write("  The database is not answering; waiting for it to come back…")
+                database_down = True
+                connection.close()
+                if time.monotonic() > deadline:
+                    raise CommandError(f"The database did not answer within {timeout} s.") from None
+                time.sleep(1)
+                continue
+            database_down = False
             if (job.progress, job.current_step) != last:
                 last = (job.progress, job.current_step)
                 self.stdout.write(f"  {job.progress:3d}%  {job.current_step}")
