@@ -55,13 +55,18 @@ def check_key(key: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
     if token is None or not hmac.compare_digest(token.key_hash, hash_key(key)):
         return None
+    record_use(token)
+    return token
+
+
+def record_use(token: ApiToken) -> None:
+    """Note that the token was used now, writing at most once a minute per token."""
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         token.last_used_at = now
-    return token
 
 
 def revoke_token(token: ApiToken) -> bool:

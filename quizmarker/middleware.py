@@ -7,10 +7,12 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import DisallowedHost
 from django.db import connection
+from django.http import HttpResponseNotFound
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from organizations.services import membership_for
 
@@ -47,10 +49,34 @@ class OrganizationRoutingMiddleware(TenantMainMiddleware):
         return render(request, "errors/no_organization.html", {"hostname": hostname}, status=404)
 
     def process_request(self, request):
-        response = super().process_request(request)
-        tenant = getattr(request, "tenant", None)
-        request.organization = tenant if tenant is not None and tenant.schema_name != get_public_schema_name() else None
-        return response
+        """django-tenants' own steps, except that a reused connection keeps its search_path.
+
+        django-tenants forgets the connection's search_path on every set_tenant(), so each request began with a
+        `SET search_path` even when the connection already had that path. Here the path the server has is tracked
+        through the request's own steps (the host lookup sets `public` when it reads the database) and kept when
+        the organization's path is the same. Closing the connection or a rollback still clears it.
+        """
+        server_path = connection.search_path_set_schemas  # what the session's search_path is now (None: unknown)
+        connection.set_schema_to_public()
+        request.organization = None
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        domain_model = get_tenant_domain_model()
+        try:
+            tenant = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            return self.no_tenant_found(request, hostname)
+        server_path = connection.search_path_set_schemas or server_path  # the lookup ran `SET search_path`
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        if server_path and connection._get_cursor_search_paths() == server_path:
+            connection.search_path_set_schemas = server_path
+        self.setup_url_routing(request)
+        request.organization = tenant if tenant.schema_name != get_public_schema_name() else None
+        return None
 
 
 class OrganizationAccessMiddleware:

@@ -391,8 +391,14 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=16, help="AI_MAX_CONCURRENT_CALLS (C)")
     parser.add_argument("--worker-concurrency", type=int, default=8, help="worker processes in concurrent mode")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--mode", choices=["both", "concurrent", "sequential"], default="both")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes (the image's default)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument(
+        "--mode",
+        choices=["both", "concurrent", "sequential", "web"],
+        default="both",
+        help="which batches to run (web: none, only the upload and job-status measurements)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
     global LOAD_BEFORE
@@ -416,10 +422,7 @@ def main() -> int:
                 f"127.0.0.1:{stack.web_port}",
                 "-w",
                 str(args.web_workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "4",
+                *(["--worker-class", "gthread", "--threads", str(args.web_threads)] if args.web_threads > 1 else []),
                 "--log-level",
                 "warning",
             ],
@@ -431,7 +434,8 @@ def main() -> int:
         rows: list[tuple[str, str]] = []
         bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency
         results = {}
-        for mode in ["concurrent", "sequential"] if args.mode == "both" else [args.mode]:
+        modes = {"both": ["concurrent", "sequential"], "web": []}.get(args.mode, [args.mode])
+        for mode in modes:
             worker = start_worker(stack, env, mode)
             reset_ai(stack.ai_port)
             print(f"[bench] {mode}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
@@ -498,7 +502,8 @@ def main() -> int:
                 f"\n## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"`python scripts/bench.py --scripts {args.scripts} --pages {args.pages} --latency {args.latency} "
                 f"--concurrency {args.concurrency} --worker-concurrency {args.worker_concurrency} "
-                f"--web-workers {args.web_workers} --mode {args.mode}` on {machine}\n\n{header}\n{table}\n"
+                f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}` "
+                f"on {machine}\n\n{header}\n{table}\n"
             )
     return 0
 

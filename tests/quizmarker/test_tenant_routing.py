@@ -85,3 +85,48 @@ def test_password_reset_sends_an_email_with_a_link(web, personas):
     assert mail.outbox[0].to == ["bob@alpha.test"]
     assert "alpha.localhost" in mail.outbox[0].body
     assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("host_cache_seconds", [0, 60])
+def test_alternating_organizations_on_one_connection_each_read_their_own_schema(
+    api, personas, settings, host_cache_seconds
+):
+    # The routing middleware keeps a connection's search_path between requests when it is already right
+    # (quizmarker/middleware.py). Requests that alternate between organizations, the public host and a cached
+    # or uncached host lookup must still each read their own schema.
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django_tenants.utils import schema_context
+
+    from grading.models import Student
+    from quizmarker.middleware import forget_tenants
+
+    settings.TENANT_CACHE_SECONDS = host_cache_seconds
+    forget_tenants()
+    for organization, name in [(personas.alpha, "Only In Alpha"), (personas.beta, "Only In Beta")]:
+        with schema_context(organization.schema_name):
+            Student.objects.create(full_name=name)
+    alpha, beta = api(personas.alpha, personas.alice), api(personas.beta, personas.charlie)
+    public = Client()
+
+    def names(client) -> set[str]:
+        response = client.get("/api/v1/students?per_page=100")
+        assert response.status_code == 200, response.json()
+        return {s["full_name"] for s in response.json()["data"]["students"]}
+
+    try:
+        for client, mine, theirs in [
+            (alpha, "Only In Alpha", "Only In Beta"),
+            (beta, "Only In Beta", "Only In Alpha"),
+        ] * 3:
+            seen = names(client)
+            assert mine in seen and theirs not in seen
+            assert public.get("/").status_code == 200 and connection.schema_name == "public"
+        # The same host twice in a row: the second request does not set the path again (with the host cached).
+        names(alpha)
+        with CaptureQueriesContext(connection) as captured:
+            assert "Only In Alpha" in names(alpha)
+        sets = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SET search_path")]
+        assert len(sets) == (0 if host_cache_seconds else 2), sets  # uncached: `public` to look up the host, then alpha
+    finally:
+        forget_tenants()
