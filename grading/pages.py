@@ -28,11 +28,19 @@ class PageSource:
     path: str  # image in storage (the original image, or the rendered PDF page)
     text: str | None = None  # text layer of a typed PDF page
 
-    def image(self) -> Image.Image:
+    def read(self) -> bytes:
         with default_storage.open(self.path, "rb") as handle:
-            image = Image.open(io.BytesIO(handle.read()))
-            image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
+            return handle.read()
+
+    def image(self, size_needed=None, data: bytes | None = None) -> Image.Image:
+        """The page upright, in RGB. ``size_needed(width, height)`` gives the smallest size the caller will use; a
+        JPEG is then decoded at 1/2, 1/4 or 1/8 scale when that is still big enough (a phone photo of 12 megapixels
+        decodes several times faster). ``data``: the file's bytes, if the caller has read them already."""
+        image = Image.open(io.BytesIO(self.read() if data is None else data))
+        if size_needed is not None:
+            image.draft("RGB", size_needed(*image.size))
+        ImageOps.exif_transpose(image, in_place=True)
+        return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _pdf_text_pages(data: bytes) -> list[str | None]:

@@ -103,11 +103,10 @@ def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> 
 def _extract(provider: Provider, page: PageSource, final_attempt: bool) -> PageResult:
     if page.text is not None:
         return PageResult(extraction=parse_text_page(page.text), source="pdf_text")
-    image = page.image()
     last_error = ""
     for _ in range(2):  # one more try for a reply we could not use
         try:
-            return provider.extract_page(image, page.number)
+            return provider.extract_page(page)
         except InvalidReply as exc:
             last_error = str(exc)
         except TransientJobError as exc:

@@ -23,9 +23,13 @@ app.autodiscover_tasks()
 def preload_pipeline(**kwargs) -> None:
     """Import the pipeline and its providers (openai, OpenCV, onnxruntime) once in the worker's parent process, so
     the forked pool processes share them instead of each paying seconds of imports on its first job."""
+    import tenant_schemas_celery.compat  # noqa: F401
+
     import grading.pipeline  # noqa: F401
     import grading.providers.local  # noqa: F401
-    import grading.providers.openai_provider  # noqa: F401
+    from grading.providers import openai_provider
+
+    openai_provider.warm_up()
 
 
 @app.task(name="quizmarker.celery.whoami")

@@ -208,6 +208,24 @@ class Client:
         raise RuntimeError(f"job {job_id} did not finish")
 
 
+def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """User + system CPU seconds used so far by each spawned process and its children (pool processes)."""
+    import psutil
+
+    used = {}
+    for name, proc in procs.items():
+        try:
+            root = psutil.Process(proc.pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+            used[name] = total
+        except psutil.NoSuchProcess:
+            used[name] = 0.0
+    return used
+
+
 def run_batch(client: Client, scripts: int, pages: int) -> dict:
     page = SHEET.read_bytes()
     latencies: list[float] = []
@@ -242,6 +260,13 @@ def run_batch(client: Client, scripts: int, pages: int) -> dict:
 
 def ai_stats(port: int) -> dict:
     return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_control/stats").read())  # noqa: S310
+
+
+def save_timeline(stack: Stack, mode: str) -> None:
+    """When each AI call arrived, and of what kind, for looking into a slow run (.data/bench/ai-<mode>.json)."""
+    log = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{stack.ai_port}/_control/requests").read())["requests"]  # noqa: S310, E501
+    calls = [{"time": entry["time"], "kind": entry["kind"], "status": entry["status"]} for entry in log]
+    (stack.logs / f"ai-{mode}.json").write_text(json.dumps(calls))
 
 
 def reset_ai(port: int) -> None:
@@ -345,6 +370,8 @@ def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
             "high,default,low",
             "--concurrency",
             concurrency,
+            "--pool",
+            ARGS.worker_pool if mode != "sequential" else "prefork",
             "-n",
             f"bench-{mode}@%h",
             "--without-gossip",
@@ -392,6 +419,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="AI_MAX_CONCURRENT_CALLS (C)")
     parser.add_argument("--worker-concurrency", type=int, default=8, help="worker processes in concurrent mode")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes (the image's default)")
+    parser.add_argument("--worker-pool", choices=["prefork", "threads"], default="prefork", help="Celery pool")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument(
         "--mode",
@@ -408,12 +436,12 @@ def main() -> int:
     try:
         env = prepare(args)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
-        stack.spawn(
+        fake = stack.spawn(
             "fakeopenai",
             [PY, "-m", "tests.fakeopenai", "--port", str(stack.ai_port), "--latency", str(args.latency)],
             env,
         )
-        stack.spawn(
+        web = stack.spawn(
             "gunicorn",
             [
                 str(BIN / "gunicorn"),
@@ -439,9 +467,13 @@ def main() -> int:
             worker = start_worker(stack, env, mode)
             reset_ai(stack.ai_port)
             print(f"[bench] {mode}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
+            parts = {"workers": worker, "web": web, "fake AI server": fake}
+            before = cpu_seconds(parts)
             batch = run_batch(client, args.scripts, args.pages)
+            cpu = {name: used - before[name] for name, used in cpu_seconds(parts).items()}
             stats = ai_stats(stack.ai_port)
-            results[mode] = batch | {"stats": stats}
+            save_timeline(stack, mode)
+            results[mode] = batch | {"stats": stats, "cpu": cpu}
             stack.stop(worker)
             if batch["failures"]:
                 print(f"[bench] {len(batch['failures'])} failures, first: {batch['failures'][0]}", flush=True)
@@ -465,6 +497,10 @@ def main() -> int:
                 ("max concurrent AI calls seen", str(c["stats"].get("max_concurrent"))),
                 ("AI answers by HTTP status", json.dumps(c["stats"].get("by_status"))),
                 ("failed scripts", str(len(c["failures"]))),
+                (
+                    "CPU seconds in the batch (workers / web / fake AI)",
+                    " / ".join(f"{c['cpu'][k]:.1f}" for k in ("workers", "web", "fake AI server")),
+                ),
             ]
         if "sequential" in results:
             s = results["sequential"]

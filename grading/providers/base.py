@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Protocol
 
-from PIL import Image
-
+from grading.pages import PageSource
 from grading.providers.schemas import AnswerToGrade, Grade, PageResult, Usage
 from grading.standards import Standard
 
@@ -35,7 +35,7 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def extract_page(self, image: Image.Image, page_number: int) -> PageResult: ...
+    def extract_page(self, page: PageSource) -> PageResult: ...
 
     def grade_script(
         self, standard: Standard, reference: str, answers: list[AnswerToGrade]
@@ -46,11 +46,33 @@ class Provider(Protocol):
     ) -> tuple[Grade, list[Usage]]: ...
 
 
+_OPENAI_PROVIDERS: dict[tuple, Provider] = {}
+
+
 def get_provider(name: str) -> Provider:
     if name == "openai":
+        from django.conf import settings
+
         from grading.providers.openai_provider import OpenAIProvider
 
-        return OpenAIProvider()
+        # One client per process and configuration: a new client builds its own TLS context and connection pool
+        # (tens of milliseconds of CPU a job); the client is thread-safe and keeps connections to the provider open.
+        # The process id is part of the key so a forked worker process never shares its parent's sockets.
+        key = (
+            os.getpid(),
+            settings.OPENAI_API_KEY,
+            settings.OPENAI_BASE_URL,
+            settings.OPENAI_MODEL,
+            settings.OPENAI_TIMEOUT,
+            settings.OPENAI_MAX_RETRIES,
+            settings.AI_MAX_CONCURRENT_CALLS,
+            settings.AI_MAX_CALLS_PER_MINUTE,
+            settings.REDIS_KEY_PREFIX,
+        )
+        provider = _OPENAI_PROVIDERS.get(key)
+        if provider is None:
+            provider = _OPENAI_PROVIDERS.setdefault(key, OpenAIProvider())
+        return provider
     from grading.providers.local import LocalProvider
 
     return LocalProvider()

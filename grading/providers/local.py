@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from PIL import Image
-
+from grading.pages import PageSource
 from grading.providers import local_grading, local_ocr
 from grading.providers.base import split_instructions
 from grading.providers.schemas import (
@@ -28,9 +27,9 @@ class LocalProvider:
     name = "local"
     model = "local"
 
-    def extract_page(self, image: Image.Image, page_number: int) -> PageResult:
+    def extract_page(self, page: PageSource) -> PageResult:
         started = time.monotonic()
-        transcription = local_ocr.transcribe_page(image.convert("RGB"))
+        transcription = local_ocr.transcribe_page(page.image())
         questions = []
         for q in transcription.questions:
             marks = _MARKS.search(q.question)

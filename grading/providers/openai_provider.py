@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import time
 
 import openai
 import pydantic
 from django.conf import settings
-from PIL import Image
+from PIL import ExifTags, Image
 
 from grading.limiter import ProviderLimiter
+from grading.pages import PageSource
 from grading.providers.schemas import (
     AnswerToGrade,
     Grade,
@@ -27,8 +29,12 @@ from grading.providers.schemas import (
 from grading.standards import Standard
 from jobs.errors import PermanentJobError, TransientJobError
 
-# Pages are sent at most this many pixels on the long side: enough for handwriting, far fewer image tokens.
-MAX_IMAGE_SIDE = 1600
+# A page is sent at the size the model is shown, no larger: OpenAI fits a high-detail image into 2048 px and into
+# the model's patch budget (1536 patches of 32×32 px for gpt-4.1-mini and later), scaling anything bigger down on
+# its side after we paid to encode and send it. An A4 scan at 150 dpi (1240×1754) goes as 1054×1491.
+VISION_MAX_SIDE = 2048
+VISION_MAX_PIXELS = 1536 * 32 * 32
+SEND_AS_IS_MAX_BYTES = 1_500_000
 
 EXTRACTION_SYSTEM = (
     "You transcribe handwritten answer sheets from UK Care Certificate quizzes. Return JSON matching the schema. "
@@ -67,13 +73,55 @@ def _answers_block(answers: list[AnswerToGrade]) -> str:
     return f"Mark these answers.\n<answers>{json.dumps(payload, ensure_ascii=False)}</answers>"
 
 
+def vision_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, VISION_MAX_SIDE / max(width, height), math.sqrt(VISION_MAX_PIXELS / (width * height)))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def page_data_url(page: PageSource) -> str:
+    """The page as the model should get it. A PNG or JPEG that is already upright, within the provider's size limit
+    and small in bytes (a 150 dpi scan, a rendered PDF page) goes as it is: the provider fits it into the model's
+    budget itself at the same token cost, and decoding, resizing and re-encoding it here cost ~60 ms of CPU a page
+    for a file no smaller. Anything else (phone photos, rotated or large images, GIF and WebP) is fitted here."""
+    data = page.read()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            as_is = (
+                image.format in ("PNG", "JPEG")
+                and max(image.size) <= VISION_MAX_SIDE
+                and len(data) <= SEND_AS_IS_MAX_BYTES
+                and image.getexif().get(ExifTags.Base.Orientation, 1) == 1
+            )
+            kind = (image.format or "").lower()
+    except (OSError, ValueError):
+        as_is = False
+    if as_is:
+        return f"data:image/{kind};base64," + base64.b64encode(data).decode()
+    return image_data_url(page.image(vision_size, data))
+
+
 def image_data_url(image: Image.Image) -> str:
-    image = image.convert("RGB")
-    if max(image.size) > MAX_IMAGE_SIDE:
-        image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.LANCZOS)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    size = vision_size(*image.size)
+    if size != image.size:
+        # Bicubic, with a box reduction first for big photos: as sharp for text as Lanczos at ~70 % of its cost.
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)  # optimize=True costs ~60 ms a page of CPU for ~5 % bytes
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def warm_up() -> None:
+    """Import what the client imports only on first use: its HTTP transport (httpcore, TLS), the chat resources and
+    Pillow's image plugins. Called in the worker's parent process, so forked pool processes start with them instead
+    of each paying for them on its first job — 8 processes doing so at once took seconds of a 2-core machine."""
+    Image.init()
+    client = openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    try:
+        client.chat.completions.with_raw_response  # noqa: B018 - resolving the lazy resources is the point
+    finally:
+        client.close()
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -180,14 +228,14 @@ class OpenAIProvider:
         exc.usage = usage  # type: ignore[attr-defined]
         return exc
 
-    def extract_page(self, image: Image.Image, page_number: int) -> PageResult:
+    def extract_page(self, page: PageSource) -> PageResult:
         messages = [
             {"role": "system", "content": EXTRACTION_SYSTEM},
             {
                 "role": "user",
                 "content": [
-                    {"type": "text", "text": f"Page {page_number} of a learner's answer script."},
-                    {"type": "image_url", "image_url": {"url": image_data_url(image), "detail": "high"}},
+                    {"type": "text", "text": f"Page {page.number} of a learner's answer script."},
+                    {"type": "image_url", "image_url": {"url": page_data_url(page), "detail": "high"}},
                 ],
             },
         ]
