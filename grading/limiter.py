@@ -1,5 +1,6 @@
-"""A limiter shared by every worker through Redis: at most N concurrent calls and M calls a minute per provider, and
-a provider's Retry-After pauses everyone, not just the call that got the 429. Waiting is on the shared state, never a
+"""A limiter shared by every worker through Redis: at most N concurrent calls and M calls a minute per provider, slots
+given in turn (grading before reading more pages, then first come first served), and a provider's Retry-After
+pauses everyone, not just the call that got the 429. Waiting is on the shared state, never a
 fixed sleep. If Redis cannot be reached the limiter lets calls through (the provider's own 429s still protect us)."""
 
 from __future__ import annotations
@@ -17,16 +18,38 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
+# Slots are taken in turn: callers wait in a queue ordered by priority, then arrival, and only the first `free`
+# of them may take a slot. A caller that stops asking (its process died) leaves the queue after `waiter_stale` s.
 _ACQUIRE = """
-local key, token, now, limit, stale = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - stale)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, token)
-  redis.call('EXPIRE', key, stale)
+local slots, queue, seen = KEYS[1], KEYS[2], KEYS[3]
+local token, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local stale, order, waiter_stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - stale)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', seen, '-inf', now - waiter_stale)) do
+  redis.call('ZREM', queue, gone)
+  redis.call('ZREM', seen, gone)
+end
+if not redis.call('ZSCORE', queue, token) then
+  redis.call('ZADD', queue, order, token)
+end
+redis.call('ZADD', seen, now, token)
+redis.call('EXPIRE', queue, stale)
+redis.call('EXPIRE', seen, stale)
+local free = limit - redis.call('ZCARD', slots)
+if free > 0 and redis.call('ZRANK', queue, token) < free then
+  redis.call('ZREM', queue, token)
+  redis.call('ZREM', seen, token)
+  redis.call('ZADD', slots, now, token)
+  redis.call('EXPIRE', slots, stale)
   return 1
 end
 return 0
 """
+
+# Calls that finish a script (grading) go before calls that start more work (reading pages): a batch then
+# completes scripts steadily instead of reading every page first and grading everything at the end.
+PRIORITY_HEAD_START = {"high": 600.0, "normal": 0.0}
+WAITER_STALE_SECONDS = 5
 
 _client: redis.Redis | None = None
 _pacing_lock = threading.Lock()
@@ -46,6 +69,8 @@ class ProviderLimiter:
     ):
         prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
         self.slots_key = f"{prefix}:slots"
+        self.queue_key = f"{prefix}:queue"
+        self.seen_key = f"{prefix}:seen"
         self.pause_key = f"{prefix}:pause_until"
         self.minute_prefix = f"{prefix}:minute"
         self.max_concurrent = max_concurrent or settings.AI_MAX_CONCURRENT_CALLS
@@ -79,7 +104,8 @@ class ProviderLimiter:
             count = pipe.execute()[0]
             if count <= self.per_minute:
                 return
-            time.sleep(max(0.05, (minute + 1) * 60 - time.time()) + random.uniform(0, 0.2))
+            next_minute = (minute + 1) * 60 + random.uniform(0, 0.2)
+            time.sleep(max(0.01, min(next_minute, deadline) - time.time()))
 
     def _space_calls(self) -> None:
         """AI_MIN_SECONDS_BETWEEN_CALLS: wait that long after this process's previous call ended (0: no pacing)."""
@@ -92,7 +118,9 @@ class ProviderLimiter:
             time.sleep(wait)
 
     @contextmanager
-    def slot(self):
+    def slot(self, priority: str = "normal"):
+        """Hold one of the provider's slots for a call. ``priority="high"`` for calls that complete work already
+        started (grading), which go ahead of waiting ``normal`` ones; within a priority, first come first served."""
         self._space_calls()
         token = uuid.uuid4().hex
         acquired = False
@@ -101,13 +129,22 @@ class ProviderLimiter:
             deadline = time.time() + self.max_wait
             self._wait_for_pause(client, deadline)
             self._take_minute_budget(client, deadline)
-            delay = 0.01
-            while time.time() < deadline:
-                if client.eval(_ACQUIRE, 1, self.slots_key, token, time.time(), self.max_concurrent, self.stale_after):
-                    acquired = True
-                    break
-                time.sleep(delay + random.uniform(0, delay))
-                delay = min(delay * 2, 0.05)
+            order = time.time() - PRIORITY_HEAD_START[priority]
+            keys = (self.slots_key, self.queue_key, self.seen_key)
+            delay = 0.005
+            try:
+                while time.time() < deadline:
+                    args = (token, time.time(), self.max_concurrent, self.stale_after, order, WAITER_STALE_SECONDS)
+                    if client.eval(_ACQUIRE, len(keys), *keys, *args):
+                        acquired = True
+                        break
+                    time.sleep(delay + random.uniform(0, delay))
+                    delay = min(delay * 2, 0.04)
+            finally:
+                if not acquired:  # gave up waiting: leave the queue so those behind are not held up
+                    with contextlib.suppress(redis.RedisError):
+                        client.zrem(self.queue_key, token)
+                        client.zrem(self.seen_key, token)
         except redis.RedisError as exc:
             logger.warning("Limiter unavailable, calling without it: %s", exc)
         try:

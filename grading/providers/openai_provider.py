@@ -149,7 +149,7 @@ class OpenAIProvider:
         usage = Usage(provider=self.name, model=self.model, purpose=purpose)
         started = time.monotonic()
         try:
-            with self.limiter.slot():
+            with self.limiter.slot("high" if purpose.startswith("grading") else "normal"):
                 completion = self.client.chat.completions.parse(
                     model=self.model, messages=messages, response_format=schema, temperature=0
                 )
