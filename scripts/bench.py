@@ -16,6 +16,7 @@ Modes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -226,6 +227,18 @@ def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
     return used
 
 
+def memory_mb(proc: subprocess.Popen) -> float:
+    """Proportional set size of a process and its children, MB (shared pages split between those sharing them)."""
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_full_info().pss
+    return total / 1048576
+
+
 def run_batch(client: Client, scripts: int, pages: int) -> dict:
     page = SHEET.read_bytes()
     latencies: list[float] = []
@@ -417,7 +430,9 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=3)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=16, help="AI_MAX_CONCURRENT_CALLS (C)")
-    parser.add_argument("--worker-concurrency", type=int, default=8, help="worker processes in concurrent mode")
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=12, help="jobs at once per worker (processes, or threads)"
+    )
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes (the image's default)")
     parser.add_argument("--worker-pool", choices=["prefork", "threads"], default="prefork", help="Celery pool")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
@@ -471,6 +486,7 @@ def main() -> int:
             before = cpu_seconds(parts)
             batch = run_batch(client, args.scripts, args.pages)
             cpu = {name: used - before[name] for name, used in cpu_seconds(parts).items()}
+            batch["worker_mb"] = memory_mb(worker)
             stats = ai_stats(stack.ai_port)
             save_timeline(stack, mode)
             results[mode] = batch | {"stats": stats, "cpu": cpu}
@@ -497,6 +513,10 @@ def main() -> int:
                 ("max concurrent AI calls seen", str(c["stats"].get("max_concurrent"))),
                 ("AI answers by HTTP status", json.dumps(c["stats"].get("by_status"))),
                 ("failed scripts", str(len(c["failures"]))),
+                (
+                    f"worker memory after the batch (PSS, {ARGS.worker_concurrency} processes)",
+                    f"{c['worker_mb']:.0f} MB",
+                ),
                 (
                     "CPU seconds in the batch (workers / web / fake AI)",
                     " / ".join(f"{c['cpu'][k]:.1f}" for k in ("workers", "web", "fake AI server")),
