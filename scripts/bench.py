@@ -514,7 +514,7 @@ def main() -> int:
                 ("AI answers by HTTP status", json.dumps(c["stats"].get("by_status"))),
                 ("failed scripts", str(len(c["failures"]))),
                 (
-                    f"worker memory after the batch (PSS, {ARGS.worker_concurrency} processes)",
+                    f"worker memory after the batch (PSS, {ARGS.worker_pool} × {ARGS.worker_concurrency})",
                     f"{c['worker_mb']:.0f} MB",
                 ),
                 (
@@ -557,7 +557,8 @@ def main() -> int:
             out.write(
                 f"\n## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"`python scripts/bench.py --scripts {args.scripts} --pages {args.pages} --latency {args.latency} "
-                f"--concurrency {args.concurrency} --worker-concurrency {args.worker_concurrency} "
+                f"--concurrency {args.concurrency} --worker-pool {args.worker_pool} "
+                f"--worker-concurrency {args.worker_concurrency} "
                 f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}` "
                 f"on {machine}\n\n{header}\n{table}\n"
             )
