@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import redis
 from django.conf import settings
 
+from jobs.errors import TransientJobError
+
 logger = logging.getLogger(__name__)
 
 # Slots are taken in turn: callers wait in a queue ordered by priority, then arrival, and only the first `free`
@@ -48,7 +50,8 @@ return 0
 
 # Calls that finish a script (grading) go before calls that start more work (reading pages): a batch then
 # completes scripts steadily instead of reading every page first and grading everything at the end.
-PRIORITY_HEAD_START = {"high": 600.0, "normal": 0.0}
+# The head start is short next to max_wait, so page reads still get their turn under a steady stream of gradings.
+PRIORITY_HEAD_START = {"high": 30.0, "normal": 0.0}
 WAITER_STALE_SECONDS = 5
 
 _client: redis.Redis | None = None
@@ -123,13 +126,13 @@ class ProviderLimiter:
         started (grading), which go ahead of waiting ``normal`` ones; within a priority, first come first served."""
         self._space_calls()
         token = uuid.uuid4().hex
-        acquired = False
+        acquired = limiter_down = False
         try:
             client = _redis()
             deadline = time.time() + self.max_wait
             self._wait_for_pause(client, deadline)
             self._take_minute_budget(client, deadline)
-            order = time.time() - PRIORITY_HEAD_START[priority]
+            order = time.time() - PRIORITY_HEAD_START.get(priority, 0.0)
             keys = (self.slots_key, self.queue_key, self.seen_key)
             delay = 0.005
             try:
@@ -147,6 +150,13 @@ class ProviderLimiter:
                         client.zrem(self.seen_key, token)
         except redis.RedisError as exc:
             logger.warning("Limiter unavailable, calling without it: %s", exc)
+            limiter_down = True
+        if not acquired and not limiter_down:
+            # Never past the cap: the job retries later (with backoff) instead of joining a crowd of late calls.
+            raise TransientJobError(
+                f"The AI provider is busy: no call slot came free within {self.max_wait:.0f} seconds.",
+                code="PROVIDER_RATE_LIMITED",
+            )
         try:
             yield
         finally:

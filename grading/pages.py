@@ -21,6 +21,24 @@ RENDER_DPI = 150
 MIN_TEXT_WORDS = 15  # a PDF page with fewer words in its text layer is treated as a scan
 
 
+def flatten(image: Image.Image) -> Image.Image:
+    """The image as a person sees it, in 8 bits: transparency over white paper (a transparent PNG would otherwise turn
+    black), 16-bit greys scaled down (converting them directly clips every value above 255 to white), CMYK and the
+    rest in RGB. RGB, L and opaque palette images come back unchanged."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if image.mode == "F":
+        return image.convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGB", rgba.size, "white")
+        paper.paste(rgba, mask=rgba.getchannel("A"))
+        return paper
+    if image.mode not in ("RGB", "L", "P", "1"):
+        return image.convert("RGB")
+    return image
+
+
 @dataclass
 class PageSource:
     number: int  # 1-based across the whole upload
@@ -40,6 +58,7 @@ class PageSource:
         if size_needed is not None:
             image.draft("RGB", size_needed(*image.size))
         ImageOps.exif_transpose(image, in_place=True)
+        image = flatten(image)
         return image if image.mode == "RGB" else image.convert("RGB")
 
 

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageStat, UnidentifiedImageError
 
+from grading.pages import flatten
 from grading.storage import delete_folder, job_folder
 from quizmarker.api import ApiError
 
@@ -145,12 +146,11 @@ def _check_image(name: str, data: bytes) -> int:
 def _small_grey(image: Image.Image) -> Image.Image:
     """A grey copy about 256 px across, for the blank-page check; shrunk before converting, which costs a few ms
     rather than converting every pixel of a full page (rotation does not matter here)."""
+    image = flatten(image)
     factor = max(1, min(image.size) // 256)
     if image.mode in ("1", "P"):  # palette images only resize by nearest neighbour; sample, then convert
         small = image.resize((max(1, image.width // factor), max(1, image.height // factor)), Image.Resampling.NEAREST)
         return small.convert("L")
-    if image.mode not in ("L", "RGB", "RGBA", "LA", "RGBX", "CMYK", "YCbCr"):
-        image = image.convert("RGB")
     return image.reduce(factor).convert("L")
 
 

@@ -21,7 +21,7 @@ from rest_framework.authentication import get_authorization_header
 from rest_framework.authtoken.models import Token
 
 from integrations.models import ApiToken
-from integrations.tokens import hash_key, parse_prefix, record_use
+from integrations.tokens import KEY_START, hash_key, parse_prefix, record_use
 from jobs.models import BackgroundJob
 from organizations.models import Membership, Role, User
 
@@ -77,6 +77,8 @@ def poll(request, organization, job_id) -> tuple[BackgroundJob, User, object] | 
     if key is None or organization is None:
         return None
     prefix = parse_prefix(key)
+    if prefix is None and key.startswith(KEY_START):
+        return None  # a malformed personal token: the ordinary path refuses it
     token_model = ApiToken if prefix is not None else Token
     sql = _statement(token_model)
     with connection.cursor() as cursor:

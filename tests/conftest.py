@@ -95,6 +95,15 @@ def _public_schema_around_each_test():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_mail_dir():
+    """The workers' emails of this run only (a run reusing REDIS_KEY_PREFIX would otherwise count earlier ones)."""
+    import shutil
+
+    shutil.rmtree(mail_dir(), ignore_errors=True)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttles():
     """Throttle counters are real (Redis); each test starts with none of this run's."""

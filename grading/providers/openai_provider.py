@@ -12,7 +12,7 @@ import time
 import openai
 import pydantic
 from django.conf import settings
-from PIL import ExifTags, Image
+from PIL import Image
 
 from grading.limiter import ProviderLimiter
 from grading.pages import PageSource
@@ -79,18 +79,21 @@ def vision_size(width: int, height: int) -> tuple[int, int]:
 
 
 def page_data_url(page: PageSource) -> str:
-    """The page as the model should get it. A PNG or JPEG that is already upright, within the provider's size limit
-    and small in bytes (a 150 dpi scan, a rendered PDF page) goes as it is: the provider fits it into the model's
-    budget itself at the same token cost, and decoding, resizing and re-encoding it here cost ~60 ms of CPU a page
-    for a file no smaller. Anything else (phone photos, rotated or large images, GIF and WebP) is fitted here."""
+    """The page as the model should get it. A plain PNG or JPEG scan (no EXIF — so no rotation to apply and no camera
+    or location data to pass on —, no transparency, 8-bit grey, palette or RGB) within the provider's size limit and
+    small in bytes goes as it is: the provider fits it into the model's budget itself at the same token cost, and
+    decoding, resizing and re-encoding it here cost ~60 ms of CPU a page for a file no smaller. Anything else (phone
+    photos, rotated, large or transparent images, GIF and WebP) is flattened, turned upright and fitted here."""
     data = page.read()
     try:
         with Image.open(io.BytesIO(data)) as image:
             as_is = (
                 image.format in ("PNG", "JPEG")
+                and image.mode in ("RGB", "L", "P")
+                and not image.info.get("exif")
+                and "transparency" not in image.info
                 and max(image.size) <= VISION_MAX_SIDE
                 and len(data) <= SEND_AS_IS_MAX_BYTES
-                and image.getexif().get(ExifTags.Base.Orientation, 1) == 1
             )
             kind = (image.format or "").lower()
     except (OSError, ValueError):

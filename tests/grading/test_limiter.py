@@ -7,10 +7,12 @@ import threading
 import time
 import uuid
 
+import pytest
 import redis
 from django.conf import settings
 
-from grading.limiter import WAITER_STALE_SECONDS, ProviderLimiter
+from grading.limiter import PRIORITY_HEAD_START, WAITER_STALE_SECONDS, ProviderLimiter
+from jobs.errors import TransientJobError
 
 
 def limiter(**options) -> ProviderLimiter:
@@ -79,7 +81,7 @@ def test_a_waiter_whose_process_died_does_not_hold_the_queue():
 
 def test_a_retry_after_pauses_every_caller():
     shared = limiter(max_concurrent=5)
-    other = ProviderLimiter(shared.slots_key.split(":")[-2], max_concurrent=5)  # same provider, another "worker"
+    other = limiter_like(shared, max_concurrent=5)
     shared.pause(0.5)
 
     started = time.monotonic()
@@ -97,7 +99,39 @@ def test_a_per_minute_budget_holds_calls_back():
     next_minute = 60 - time.time() % 60
 
     started = time.monotonic()
-    with shared.slot():  # over budget: waits for the next minute, here at most max_wait
+    try:
+        with shared.slot():  # over budget: waits for the next minute, here at most max_wait
+            waited = time.monotonic() - started
+    except TransientJobError:
         waited = time.monotonic() - started
+        assert waited >= 0.45, "gave up only at max_wait"
+    else:
+        assert next_minute < 0.55, "a call over the budget only goes in the next minute"
+        assert waited >= next_minute - 0.05
 
-    assert waited >= min(0.45, next_minute - 0.05)
+
+def test_a_caller_that_waits_too_long_gives_up_instead_of_exceeding_the_cap():
+    shared = limiter(max_concurrent=1, max_wait=0.3)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with shared.slot():
+        started = time.monotonic()
+        with pytest.raises(TransientJobError, match="no call slot came free"), shared.slot():
+            pass  # pragma: no cover - never reached
+        assert time.monotonic() - started >= 0.25
+        assert client.zcard(shared.slots_key) == 1, "still only the first call holds a slot"
+    assert client.zcard(shared.queue_key) == 0, "the caller that gave up left the queue"
+
+
+def test_grading_goes_first_only_for_a_while_so_page_reads_are_never_starved():
+    shared = limiter(max_concurrent=1)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    # A page read that has waited longer than the head start is ahead of a grading call that has just arrived.
+    client.zadd(shared.queue_key, {"old page read": time.time() - PRIORITY_HEAD_START["high"] - 1})
+    client.zadd(shared.seen_key, {"old page read": time.time()})
+    with pytest.raises(TransientJobError), limiter_like(shared, max_concurrent=1, max_wait=0.3).slot("high"):
+        pass  # pragma: no cover - never reached
+
+
+def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
+    """Another caller of the same provider's limiter (as another worker process would be)."""
+    return ProviderLimiter(other.slots_key.split(":")[-2], **options)

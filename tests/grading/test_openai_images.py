@@ -69,3 +69,55 @@ def test_other_formats_are_converted_to_jpeg():
     Image.new("P", (600, 800), 1).save(buffer, format="GIF")
     header, _, image = decoded(page_data_url(stored(buffer.getvalue(), "page.gif")))
     assert header == "data:image/jpeg;base64" and image.size == (600, 800)
+
+
+def test_a_photo_with_camera_data_is_re_encoded_without_it():
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # camera make; GPS and the like travel the same way
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 800), "white").save(buffer, format="JPEG", exif=exif)
+    header, data, image = decoded(page_data_url(stored(buffer.getvalue(), "camera.jpg")))
+    assert header == "data:image/jpeg;base64" and data != buffer.getvalue()
+    assert not image.getexif(), "no camera or location data goes to the provider"
+
+
+def ink_on_transparent() -> Image.Image:
+    image = Image.new("RGBA", (600, 800), (0, 0, 0, 0))  # transparent black "paper"
+    ImageDraw.Draw(image).rectangle((100, 100, 300, 140), fill=(0, 0, 0, 255))
+    return image
+
+
+def test_a_transparent_png_is_sent_on_white_paper():
+    buffer = io.BytesIO()
+    ink_on_transparent().save(buffer, format="PNG")
+    header, _, image = decoded(page_data_url(stored(buffer.getvalue(), "transparent.png")))
+    assert header == "data:image/jpeg;base64"
+    grey = image.convert("L")
+    assert grey.getpixel((10, 10)) > 240 and grey.getpixel((200, 120)) < 40
+
+
+def sixteen_bit_scan() -> bytes:
+    image = Image.new("I;16", (600, 800), 60000)  # light grey paper in 16 bits
+    ImageDraw.Draw(image).rectangle((100, 100, 300, 140), fill=2000)  # dark ink
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_16_bit_scan_keeps_its_ink():
+    _, _, image = decoded(page_data_url(stored(sixteen_bit_scan(), "scan16.png")))
+    grey = image.convert("L")
+    assert 220 < grey.getpixel((10, 10)) < 245 and grey.getpixel((200, 120)) < 20
+
+
+@pytest.mark.parametrize("name", ["scan16.png", "transparent.png"])
+def test_the_upload_check_sees_writing_on_16_bit_and_transparent_images(name):
+    from grading.uploads import _check_image
+
+    if name == "scan16.png":
+        data = sixteen_bit_scan()
+    else:
+        buffer = io.BytesIO()
+        ink_on_transparent().save(buffer, format="PNG")
+        data = buffer.getvalue()
+    assert _check_image(name, data) == 1  # not refused as blank
