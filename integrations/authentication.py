@@ -10,16 +10,23 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from integrations.tokens import KEY_START, check_key
 
 
+def token_key(request, keyword: str = "Token") -> str | None:
+    """The key of an ``Authorization: Token <key>`` header, or None when there is no such header."""
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != keyword.lower().encode():
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return None
+
+
 class ApiTokenAuthentication(BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        try:
-            key = parts[1].decode()
-        except UnicodeError:
+        key = token_key(request, self.keyword)
+        if key is None:
             return None
         if not key.startswith(KEY_START):
             return None  # a DRF authtoken key: TokenAuthentication decides

@@ -17,9 +17,9 @@ import hmac
 from functools import cache
 
 from django.db import connection
-from rest_framework.authentication import get_authorization_header
 from rest_framework.authtoken.models import Token
 
+from integrations.authentication import token_key
 from integrations.models import ApiToken
 from integrations.tokens import KEY_START, hash_key, parse_prefix, record_use
 from jobs.models import BackgroundJob
@@ -47,7 +47,7 @@ def _statement(token_model) -> str:
         token_match = 't."prefix" = %s AND t."revoked_at" IS NULL'
     else:
         token_match = 't."key" = %s'
-    sql = f"""
+    return f"""
         SELECT {", ".join(selected)}
         FROM {BackgroundJob._meta.db_table} j
         JOIN {token_model._meta.db_table} t ON {token_match}
@@ -58,22 +58,11 @@ def _statement(token_model) -> str:
                 WHERE m."user_id" = u."id" AND m."organization_id" = j."organization_id"
                   AND (j."user_id" = u."id" OR m."role" IN ('{Role.OWNER.value}', '{Role.ADMIN.value}'))))
     """
-    return sql
-
-
-def _token_key(request) -> str | None:
-    parts = get_authorization_header(request).split()
-    if len(parts) != 2 or parts[0].lower() != b"token":
-        return None
-    try:
-        return parts[1].decode()
-    except UnicodeError:
-        return None
 
 
 def poll(request, organization, job_id) -> tuple[BackgroundJob, User, object] | None:
     """(job, user, token) when the request's token may see this job, in one query; None in every other case."""
-    key = _token_key(request)
+    key = token_key(request)
     if key is None or organization is None:
         return None
     prefix = parse_prefix(key)
@@ -86,13 +75,12 @@ def poll(request, organization, job_id) -> tuple[BackgroundJob, User, object] | 
         row = cursor.fetchone()
     if row is None:
         return None
-    ends = (
-        len(BackgroundJob._meta.concrete_fields),
-        len(BackgroundJob._meta.concrete_fields) + len(User._meta.concrete_fields),
-    )
-    job = _instance(BackgroundJob, row[: ends[0]])
-    user = _instance(User, row[ends[0] : ends[1]])
-    token = _instance(token_model, row[ends[1] :])
+    instances, start = [], 0
+    for model in (BackgroundJob, User, token_model):  # the order _statement selects them in
+        end = start + len(model._meta.concrete_fields)
+        instances.append(_instance(model, row[start:end]))
+        start = end
+    job, user, token = instances
     token.user = user
     if token_model is ApiToken:
         if not hmac.compare_digest(token.key_hash, hash_key(key)):
