@@ -54,10 +54,18 @@ class Standard:
 _lock = threading.Lock()
 _by_hash: dict[str, tuple[str, int]] = {}  # sha256 -> (text, pages)
 _pages_by_hash: dict[str, int] = {}
+_hash_by_stat: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's SHA-256, hashed again only when its modification time or size changes (every job looks its
+    standard up, and the folder is read each time so a new or replaced PDF is picked up)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    sha = _hash_by_stat.get(key)
+    if sha is None:
+        sha = _hash_by_stat[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha
 
 
 def _read(path: Path, sha: str) -> tuple[str, int]:
@@ -122,3 +130,11 @@ def get_standard(number: int) -> Standard | None:
 
 def reference_text(standard: Standard) -> str:
     return _read(standard.path, standard.sha256)[0]
+
+
+def load_library() -> None:
+    """Extract every standard's text now (from the shared cache when another process already did). The Celery
+    worker calls this in its parent process before forking, so pool processes never parse a PDF on a job: when
+    twelve of them did so at once on their first grading job, a batch stalled for seconds on a 2-core machine."""
+    for standard in discover():
+        reference_text(standard)

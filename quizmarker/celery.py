@@ -3,6 +3,7 @@ worker's connection to it, so a task sent while serving an organization runs ins
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
@@ -11,6 +12,8 @@ from kombu import Queue
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quizmarker.settings")
+
+logger = logging.getLogger(__name__)
 
 app = CeleryApp("quizmarker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -21,15 +24,21 @@ app.autodiscover_tasks()
 
 @signals.worker_init.connect
 def preload_pipeline(**kwargs) -> None:
-    """Import the pipeline and its providers (openai, OpenCV, onnxruntime) once in the worker's parent process, so
-    the forked pool processes share them instead of each paying seconds of imports on its first job."""
+    """Import the pipeline and its providers (openai, OpenCV, onnxruntime) and read the reference library once in the
+    worker's parent process, so the forked pool processes share them instead of each paying for them on its first
+    job."""
     import tenant_schemas_celery.compat  # noqa: F401
 
     import grading.pipeline  # noqa: F401
     import grading.providers.local  # noqa: F401
     from grading.providers import openai_provider
+    from grading.standards import load_library
 
     openai_provider.warm_up()
+    try:
+        load_library()
+    except Exception:  # a broken PDF or an unreachable cache must not keep the worker from starting
+        logger.exception("Could not preload the reference library; jobs will read it when they need it")
 
 
 @app.task(name="quizmarker.celery.whoami")
