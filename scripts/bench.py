@@ -271,6 +271,36 @@ def run_batch(client: Client, scripts: int, pages: int) -> dict:
     return {"wall": time.monotonic() - started, "latencies": latencies, "failures": failures}
 
 
+def queue_waits(env: dict, since: datetime) -> dict[str, list[float]]:
+    """Seconds each job of the batch waited between its message being published and a worker starting it, by type:
+    how long work sat in the queue for want of a free worker process."""
+    import psycopg
+
+    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT job_type, EXTRACT(EPOCH FROM started_at - enqueued_at) FROM jobs_backgroundjob "
+            "WHERE created_at >= %s AND started_at IS NOT NULL AND enqueued_at IS NOT NULL",
+            [since],
+        ).fetchall()
+    waits: dict[str, list[float]] = {}
+    for job_type, wait in rows:
+        waits.setdefault(job_type, []).append(max(0.0, float(wait)))
+    return waits
+
+
+def cpu_reference() -> float:
+    """Seconds this machine takes for 10 million pure-Python additions (best of 3): compares runs across machines."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def ai_stats(port: int) -> dict:
     return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_control/stats").read())  # noqa: S310
 
@@ -421,6 +451,7 @@ def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
 
 ARGS: argparse.Namespace
 LOAD_BEFORE = 0.0
+CPU_REFERENCE = 0.0
 
 
 def main() -> int:
@@ -444,8 +475,9 @@ def main() -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
-    global LOAD_BEFORE
+    global LOAD_BEFORE, CPU_REFERENCE
     LOAD_BEFORE = os.getloadavg()[0]
+    CPU_REFERENCE = cpu_reference()
 
     stack = Stack(args)
     try:
@@ -484,9 +516,11 @@ def main() -> int:
             print(f"[bench] {mode}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
             parts = {"workers": worker, "web": web, "fake AI server": fake}
             before = cpu_seconds(parts)
+            batch_started = datetime.now(UTC)
             batch = run_batch(client, args.scripts, args.pages)
             cpu = {name: used - before[name] for name, used in cpu_seconds(parts).items()}
             batch["worker_mb"] = memory_mb(worker)
+            batch["queue_waits"] = queue_waits(env, batch_started)
             stats = ai_stats(stack.ai_port)
             save_timeline(stack, mode)
             results[mode] = batch | {"stats": stats, "cpu": cpu}
@@ -521,6 +555,10 @@ def main() -> int:
                     "CPU seconds in the batch (workers / web / fake AI)",
                     " / ".join(f"{c['cpu'][k]:.1f}" for k in ("workers", "web", "fake AI server")),
                 ),
+                (
+                    "queue wait for a worker, max (reading / grading)",
+                    " / ".join(f"{max(c['queue_waits'].get(k) or [0]):.2f} s" for k in ("extraction", "grading")),
+                ),
             ]
         if "sequential" in results:
             s = results["sequential"]
@@ -551,7 +589,7 @@ def main() -> int:
         machine = (
             f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python "
             f"{platform.python_version()}, {platform.platform()}; load average before the run "
-            f"{LOAD_BEFORE:.2f}"
+            f"{LOAD_BEFORE:.2f}; 10⁷ Python additions {CPU_REFERENCE:.2f} s"
         )
         with (ROOT / "BENCHMARKS.md").open("a") as out:
             out.write(
