@@ -10,6 +10,7 @@ Personas (healthchecks-style):
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -211,13 +212,19 @@ class WorkerProcess:
         return [int(pid) for pid in out.split()]
 
     def stop(self) -> None:
+        """Stop the worker (warm shutdown), killing its process group if it does not stop within 20 s."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group at once (an OOM kill, a lost machine)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -4,8 +4,6 @@ each test points this process's Celery app at it; the session's Redis and worker
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from datetime import timedelta
 
@@ -36,9 +34,7 @@ def private_setup(celery_worker, tmp_path_factory):
     try:
         yield server, worker
     finally:
-        if worker.process is not None and worker.process.poll() is None:
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait()
+        worker.kill()
         server.stop()
         forget_broker(server.url)
 
@@ -110,8 +106,7 @@ def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_on
     assert job.status == "processing" and job.worker.startswith(f"{private_worker.name}@")
 
     # The whole worker dies at once (an OOM kill, a lost machine): nobody is left to hand the message back.
-    os.killpg(private_worker.process.pid, signal.SIGKILL)
-    private_worker.process.wait()
+    private_worker.kill()
     openai_server.configure(latency=0.2)
     time.sleep(0.5)
     assert BackgroundJob.objects.get(pk=job_id).status == "processing", "the job is stuck"

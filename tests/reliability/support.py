@@ -116,16 +116,3 @@ def forget_broker(url: str) -> None:
         pool = dict.pop(group, key, None)
         if pool is not None:
             pool.force_close_all()
-
-
-def stop_worker(worker) -> None:
-    """Stop a private worker (only the process group we started)."""
-    import signal
-
-    if worker.process is not None and worker.process.poll() is None:
-        worker.process.terminate()
-        try:
-            worker.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait()

@@ -16,7 +16,7 @@ from grading.api import GradeThrottle, UploadThrottle
 from grading.models import QuestionResult, Submission
 from jobs.models import BackgroundJob, JobEvent
 from tests.helpers import sheet, upload
-from tests.reliability.support import FULL, full_only, record_figures, stop_worker
+from tests.reliability.support import FULL, full_only, record_figures
 
 pytestmark = [pytest.mark.worker]
 
@@ -151,6 +151,6 @@ def test_a_hundred_scripts_against_a_flaky_provider_all_complete_with_honest_sco
     try:
         figures = grade_flaky_scripts(api(personas.alpha, personas.dana), openai_server, count=100, timeout=900)
     finally:
-        stop_worker(helper)
+        helper.stop()
     _report("flaky_provider", figures)
     check(figures, 100)

@@ -12,9 +12,7 @@ Fast: a few seconds of outage. Long (RELIABILITY_FULL=1): Redis down ~30 s, Post
 from __future__ import annotations
 
 import copy
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +37,6 @@ from tests.reliability.support import (
     forget_broker,
     full_only,
     record_figures,
-    stop_worker,
 )
 
 pytestmark = [pytest.mark.worker]
@@ -60,9 +57,7 @@ def redis_stack(celery_worker, tmp_path_factory):
             worker.start()
         yield server, worker
     finally:
-        if worker.process is not None and worker.process.poll() is None:
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait()
+        worker.kill()
         server.stop()
         forget_broker(server.url)
 
@@ -232,7 +227,7 @@ def postgres_stack(celery_worker, django_db_blocker):
         yield database, worker, env
     finally:
         if worker is not None:
-            stop_worker(worker)
+            worker.stop()
         database.cleanup()
 
 
