@@ -74,3 +74,18 @@ def on_broker(message_id: str) -> bool:
         if kind == b"hash" and any(needle in value for value in client.hvals(key)):
             return True
     return False
+
+
+def url_routes(urlconf: str = "quizmarker.urls_tenant"):
+    """Every route of a URL configuration as its full pattern text, included URL modules walked."""
+    from django.urls import get_resolver
+    from django.urls.resolvers import URLResolver
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    return walk(get_resolver(urlconf).url_patterns)

@@ -14,14 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
-from django.urls import get_resolver
-from django.urls.resolvers import URLResolver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, User
-from tests.helpers import sheet, upload, wait_for_job
-from tests.reliability.support import PrivateRedis, broker_at, forget_broker, stop_worker
+from tests.helpers import sheet, upload, url_routes, wait_for_job
+from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 # --- Throttles under a burst ----------------------------------------------------------------------
 
@@ -91,14 +89,7 @@ def test_repeated_failed_sign_ins_are_refused_even_with_the_right_password(perso
 
 
 def page_routes() -> list[str]:
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            else:
-                yield prefix + str(pattern.pattern)
-
-    found = {r for r in walk(get_resolver("quizmarker.urls_tenant").url_patterns) if not r.startswith(("^", "api/"))}
+    found = {r for r in url_routes() if not r.startswith(("^", "api/"))}
     found |= {
         "accounts/login/",
         "accounts/signup/",
@@ -155,7 +146,7 @@ def canary_worker(celery_worker, tmp_path, live_db):
             worker.start()
             yield worker
     finally:
-        stop_worker(worker)
+        worker.stop()
         server.stop()
         forget_broker(server.url)
 

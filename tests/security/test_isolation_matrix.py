@@ -5,13 +5,12 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.urls import get_resolver
-from django.urls.resolvers import URLResolver
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from grading.models import QuestionResult, Student, Submission
 from jobs.models import BackgroundJob, GradingSession
+from tests.helpers import url_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -22,17 +21,8 @@ OWN = ("api/v1/organizations",)
 
 
 def routes() -> list[str]:
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            else:
-                yield prefix + str(pattern.pattern)
-
     # allauth's own routes (sign-in, sign-up, password reset) are open by design and parameterised by its tokens.
-    found = sorted(
-        {r for r in walk(get_resolver("quizmarker.urls_tenant").url_patterns) if not r.startswith(("^", "accounts/"))}
-    )
+    found = sorted({r for r in url_routes() if not r.startswith(("^", "accounts/"))})
     assert len(found) > 50, "the URL configuration was not walked"
     return found
 
