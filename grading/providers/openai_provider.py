@@ -183,7 +183,7 @@ class OpenAIProvider:
         usage = Usage(provider=self.name, model=self.model, purpose=purpose)
         started = time.monotonic()
         try:
-            with self.limiter.slot("high" if purpose.startswith("grading") else "normal"):
+            with self.limiter.slot():
                 completion = self.client.chat.completions.create(
                     model=self.model, messages=messages, response_format=response_format(schema), temperature=0
                 )

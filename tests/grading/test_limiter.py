@@ -1,5 +1,6 @@
-"""The provider limiter on the real Redis: a concurrency cap shared by every caller, slots in turn (grading first),
-a waiter that died does not hold the queue, a Retry-After pauses everyone, and a per-minute budget."""
+"""The provider limiter on the real Redis: a concurrency cap shared by every caller, slots in turn, a freed slot wakes
+the next caller at once, a waiter that died does not hold the queue, a Retry-After pauses everyone, and a per-minute
+budget."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from grading.limiter import PRIORITY_HEAD_START, WAITER_STALE_SECONDS, ProviderLimiter
+from grading import limiter as limiter_module
+from grading.limiter import WAITER_STALE_SECONDS, ProviderLimiter
 from jobs.errors import TransientJobError
 
 
@@ -43,25 +45,46 @@ def test_no_more_calls_at_once_than_the_cap_and_every_call_gets_through():
     assert now == {"in": 0, "max": 3, "done": 12}
 
 
-def test_waiters_are_served_in_turn_and_grading_goes_first():
+def test_waiters_are_served_in_turn_whatever_the_call():
     shared = limiter(max_concurrent=1)
     order: list[str] = []
     queued = []
 
-    def call(name: str, priority: str):
-        with shared.slot(priority):
+    def call(name: str):
+        with shared.slot():
             order.append(name)
 
     with shared.slot():
-        for name, priority in [("page 1", "normal"), ("page 2", "normal"), ("grading", "high"), ("page 3", "normal")]:
-            thread = threading.Thread(target=call, args=(name, priority))
+        for name in ["page 1", "page 2", "grading", "page 3"]:
+            thread = threading.Thread(target=call, args=(name,))
             thread.start()
             queued.append(thread)
             time.sleep(0.1)  # each has joined the queue before the next arrives
     for thread in queued:
         thread.join(10)
 
-    assert order == ["grading", "page 1", "page 2", "page 3"]
+    assert order == ["page 1", "page 2", "grading", "page 3"]
+
+
+def test_a_freed_slot_wakes_the_next_caller_instead_of_waiting_for_its_next_look(monkeypatch):
+    monkeypatch.setattr(limiter_module, "RECHECK_SECONDS", 30.0)  # without the wake-up it would wait this long
+    shared = limiter(max_concurrent=1)
+    other = limiter_like(shared, max_concurrent=1)  # as in another worker process
+    got_it = threading.Event()
+
+    def call():
+        with other.slot():
+            got_it.set()
+
+    with shared.slot():
+        waiter = threading.Thread(target=call)
+        waiter.start()
+        time.sleep(0.3)  # it has found no free slot and is waiting
+        assert not got_it.is_set()
+    assert got_it.wait(10), "the caller was not woken when the slot came free"
+    waiter.join(10)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert not client.keys(f"{shared.wake_prefix}*"), "no wake-up keys are left behind"
 
 
 def test_a_waiter_whose_process_died_does_not_hold_the_queue():
@@ -120,16 +143,6 @@ def test_a_caller_that_waits_too_long_gives_up_instead_of_exceeding_the_cap():
         assert time.monotonic() - started >= 0.25
         assert client.zcard(shared.slots_key) == 1, "still only the first call holds a slot"
     assert client.zcard(shared.queue_key) == 0, "the caller that gave up left the queue"
-
-
-def test_grading_goes_first_only_for_a_while_so_page_reads_are_never_starved():
-    shared = limiter(max_concurrent=1)
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    # A page read that has waited longer than the head start is ahead of a grading call that has just arrived.
-    client.zadd(shared.queue_key, {"old page read": time.time() - PRIORITY_HEAD_START["high"] - 1})
-    client.zadd(shared.seen_key, {"old page read": time.time()})
-    with pytest.raises(TransientJobError), limiter_like(shared, max_concurrent=1, max_wait=0.3).slot("high"):
-        pass  # pragma: no cover - never reached
 
 
 def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
