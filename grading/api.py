@@ -49,7 +49,9 @@ class UploadView(APIView):
     @extend_schema(
         summary="Upload answer sheets",
         description="Stores the files and starts an extraction job that reads them into submissions (one per "
-        "learner's script). Throttled to 20 an hour per user. Wait for the job (poll it, or a webhook), then grade.",
+        "learner's script). Throttled to 20 an hour per user. Wait for the job (poll it, or a webhook), then grade; "
+        "or send grade=true and the scripts are graded as soon as they are read (the job's result names the "
+        "grading job).",
         request={"multipart/form-data": docs.UploadRequestSerializer},
         responses={
             202: docs.JobAcceptedSerializer,
@@ -81,6 +83,7 @@ class UploadView(APIView):
                 session=session,
                 standard_id=fields.validated_data.get("standard_id"),
                 session_label=fields.validated_data.get("session_label", ""),
+                grade=fields.validated_data["grade"],
             )
             attach_callback(job, fields.validated_data.get("callback_url"))
         return ok(accepted_body(request, job, estimated_seconds(job)), status.HTTP_202_ACCEPTED)

@@ -30,6 +30,7 @@ from grading.providers.schemas import (
     PageResult,
     Usage,
 )
+from grading.services import grade_when_read
 from grading.standards import get_standard, reference_text
 from grading.storage import job_folder, keep_page_image
 from grading.text_sheets import parse_text_page
@@ -265,8 +266,15 @@ def run_extraction_job(context: JobContext) -> dict:
             "provider": provider.name,
             "prompt_version": EXTRACTION_PROMPT_VERSION,
         }
+        if job.input.get("grade"):
+            result |= grade_when_read(job, submissions)
         context.complete(result)
     context.log(f"Read {len(pages)} page(s) into {len(submissions)} script(s).")
+    if job.input.get("grade"):
+        if result["grading_job_id"]:
+            context.log("Grading started as the upload asked.")
+        else:
+            context.log(f"Grading could not start: {result['grading_error']}", "warning")
     return result
 
 

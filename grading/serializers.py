@@ -99,6 +99,7 @@ class GradeRequestSerializer(serializers.Serializer):
 
 class UploadFieldsSerializer(serializers.Serializer):
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99, allow_null=True)
+    grade = serializers.BooleanField(required=False, default=False)
     session_id = serializers.UUIDField(required=False, allow_null=True)
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)
     callback_url = CallbackUrlField(required=False)

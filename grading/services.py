@@ -41,10 +41,16 @@ def accept_upload(
     standard_id: int | None = None,
     session: GradingSession | None = None,
     session_label: str = "",
+    grade: bool = False,
 ) -> BackgroundJob:
-    """Store the checked files and start the extraction job. Nothing else happens on the request path."""
+    """Store the checked files and start the extraction job. Nothing else happens on the request path.
+
+    With ``grade``, the extraction job starts the grading job itself as soon as the pages are read (see
+    :func:`grade_when_read`), so the client needs no second request and the answers wait for no one."""
     if standard_id is not None and get_standard(standard_id) is None:
         raise _unknown_standard(standard_id)
+    if grade:
+        check_plan_limit(organization, 1)  # say so now, not after the pages have been read
     job_id = uuid.uuid4()
     folder = job_folder(organization.schema_name, job_id)
     stored = store_files(organization.schema_name, job_id, files)
@@ -57,7 +63,7 @@ def accept_upload(
                 user=user,
                 job_type=JobType.EXTRACTION,
                 session=session,
-                input={"files": stored, "standard_id": standard_id},
+                input={"files": stored, "standard_id": standard_id} | ({"grade": True} if grade else {}),
                 job_id=job_id,
                 step="Waiting for a worker to read the pages",
                 enqueue=enqueue,
@@ -176,6 +182,28 @@ def start_grading(
             grading_job_id=job.pk, standard=standard_id
         )
     return job
+
+
+def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dict:
+    """Start grading the scripts an upload job has just read, for an upload that asked for it. Call it inside the
+    transaction that completes the upload job: the grading job is published only if that commits.
+
+    Returns what to add to the upload job's result: the grading job's id, or why grading did not start (the standard
+    could not be detected, or the plan or budget ran out while the pages were read). The transcription is kept either
+    way and can be graded later with POST /grade."""
+    try:
+        with transaction.atomic():
+            job = start_grading(
+                organization=upload.organization,
+                user=upload.user,
+                submissions=submissions,
+                standard_id=upload.input.get("standard_id"),
+            )
+            if upload.input.get("callback_url"):
+                webhooks.attach_callback(job, upload.input["callback_url"])
+    except ApiError as exc:
+        return {"grading_job_id": None, "grading_error": str(exc.detail), "grading_error_code": exc.error_code}
+    return {"grading_job_id": str(job.pk)}
 
 
 def override_score(

@@ -56,7 +56,8 @@ class JobDocSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(allow_null=True)
     result = serializers.JSONField(
         required=False,
-        help_text="Only when completed. Extraction: submission_ids, submissions, pages, unreadable_pages. "
+        help_text="Only when completed. Extraction: submission_ids, submissions, pages, unreadable_pages; with "
+        "grade=true also grading_job_id (null if grading could not start), grading_error and grading_error_code. "
         "Grading: submission_ids, submissions (id, total_score, max_score, percentage, needs_review), standard_id.",
     )
     error = serializers.CharField(required=False, help_text="Only when failed: what went wrong, as a sentence.")
@@ -167,6 +168,14 @@ class UploadRequestSerializer(serializers.Serializer):
         child=serializers.FileField(), help_text="One or more images (JPEG, PNG, HEIC...) or PDFs; repeat the field."
     )
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99, allow_null=True)
+    grade = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Grade the scripts as soon as they are read (against standard_id, else the standard detected on "
+        "the sheet), with no POST /grade. The extraction job's result then names grading_job_id, or says in "
+        "grading_error why grading could not start; the transcription is kept either way. A callback_url also "
+        "receives the grading job's webhook.",
+    )
     session_id = serializers.UUIDField(required=False, allow_null=True, help_text="Add to an existing session.")
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)
     callback_url = serializers.URLField(

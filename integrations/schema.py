@@ -196,7 +196,9 @@ Error codes: """
 ## Jobs
 Uploading and grading are background jobs: `POST /api/v1/upload` and `POST /api/v1/grade` answer `202` with a
 `job_id`. Either poll `GET /api/v1/jobs/{job_id}` (never throttled; every 2 s is fine) until `status` is `completed`
-or `failed`, or receive a webhook. Uploads are throttled to 20 an hour per user and grading to 15.
+or `failed`, or receive a webhook. Uploads are throttled to 20 an hour per user and grading to 15. An upload sent
+with `grade=true` needs no `POST /api/v1/grade`: its scripts are graded as soon as they are read, and the upload job's
+result names the grading job (`grading_job_id`).
 
 ## Webhooks
 Organization owners and admins register endpoints (`/settings/webhooks/` or `POST /api/v1/webhooks`) for the events

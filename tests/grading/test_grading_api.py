@@ -221,6 +221,29 @@ def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas
     ).exists()
 
 
+def test_an_upload_that_asks_for_grading_is_refused_at_once_when_the_plan_is_used_up(api, personas):
+    personas.beta.quiz_limit_override = 2
+    personas.beta.save()
+    BackgroundJob.objects.create(
+        organization=personas.beta,
+        job_type=JobType.GRADING,
+        status=JobStatus.COMPLETED,
+        input={"quiz_count": 2},
+    )
+    client = api(personas.beta, personas.charlie)
+
+    def fields(**more):
+        return {"files": [sheet("s05_std05_dkg_p1.png")], "standard_id": 5, **more}
+
+    refused = client.post("/api/v1/upload", fields(grade="true"), format="multipart")
+    body = _error(refused, 403, "PLAN_LIMIT_EXCEEDED")
+
+    assert body["details"] == {"plan": "free", "quiz_limit": 2, "quizzes_this_month": 2}
+    assert not BackgroundJob.objects.filter(organization=personas.beta, job_type=JobType.EXTRACTION).exists()
+    # Reading the sheets without grading them is still allowed.
+    assert client.post("/api/v1/upload", fields(), format="multipart").status_code == 202
+
+
 def test_failed_grading_jobs_do_not_count_against_the_plan(api, personas):
     from organizations.usage import quizzes_this_month
 

@@ -9,8 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
 from grading.models import Submission
+from integrations import services as webhooks
+from integrations.models import CallbackSecret, WebhookDelivery
 from jobs.models import BackgroundJob
 from tests.helpers import ROOT, mail_dir, sheet, wait_for_job
+from tests.integrations.receiver import Receiver
 
 pytestmark = [pytest.mark.worker]
 
@@ -109,6 +112,45 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
     mails = [m for m in _mails_to("bob@alpha.test") if "Jane Doe" in m and "Alpha Care Training" in m]
     assert len(mails) == 1, "the assessor gets exactly one email"
     assert "text/html" in mails[0] and "/submissions/" in mails[0]
+
+
+def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_second_request(
+    celery_worker, live_db, personas, api, openai_server
+):
+    client = api(personas.alpha, personas.dana)
+    with Receiver() as receiver:
+        secret = webhooks.rotate_callback_secret(personas.alpha)
+        try:
+            accepted = _upload(
+                client, sheet("s05_std05_dkg_p1.png"), standard_id=5, grade="true", callback_url=receiver.url + "/cb"
+            )
+            extraction = wait_for_job(accepted["job_id"])
+            assert extraction.status == "completed", extraction.error_message
+            grading_job_id = extraction.result["grading_job_id"]
+            assert grading_job_id, extraction.result
+            status = client.get(f"/api/v1/jobs/{accepted['job_id']}").json()["data"]
+            assert status["result"]["grading_job_id"] == grading_job_id
+
+            grading = wait_for_job(grading_job_id)
+            assert grading.status == "completed", grading.error_message
+            # The upload's callback hears of both jobs, signed.
+            wanted = {accepted["job_id"], grading_job_id}
+            receiver.wait_for(lambda r: r.path == "/cb" and grading_job_id.encode() in r.body)
+            calls = receiver.wait_for(lambda r: r.path == "/cb")
+            assert {json.loads(c.body)["data"]["job_id"] for c in calls} == wanted
+            assert all(webhooks.verify(secret, c.headers["X-QuizMarker-Signature"], c.body) for c in calls)
+        finally:
+            CallbackSecret.objects.filter(organization=personas.alpha).delete()
+            WebhookDelivery.objects.filter(organization=personas.alpha).delete()
+
+    assert grading.user_id == personas.dana.pk and grading.session_id == extraction.session_id
+    assert grading.input["standard_id"] == 5
+    assert grading.result["submission_ids"] == extraction.result["submission_ids"]
+    detail = client.get(f"/api/v1/submissions/{grading.result['submission_ids'][0]}").json()["data"]
+    assert detail["grading_job_id"] == grading_job_id and detail["standard"] == 5
+    assert detail["status"] in ("graded", "needs_review") and detail["graded_by"] == "dana@alpha.test"
+    assert all(q["ai_score"] is not None for q in detail["questions"] if not q["needs_review"])
+    assert "Grading started as the upload asked." in extraction.events.values_list("message", flat=True)
 
 
 def test_a_typed_pdf_is_read_from_its_text_layer_without_any_ai_call(
