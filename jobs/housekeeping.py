@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.models import BackgroundJob, JobEvent, JobStatus
-from jobs.services import fail, log_event, publish
+from jobs.services import fail, limit_text, log_event, publish
 
 logger = logging.getLogger(__name__)
 
@@ -44,33 +44,26 @@ def sweep_queued_jobs() -> int:
     return count
 
 
-def live_workers() -> set[str] | None:
-    """Hostnames of workers that answer a ping; None if the broker cannot be asked."""
-    from quizmarker.celery import app
-
-    try:
-        replies = app.control.ping(timeout=2.0)
-    except Exception as exc:  # the broker is down: do not judge workers we cannot see
-        logger.warning("Could not ping workers: %s", exc)
-        return None
-    return {name for reply in replies for name in reply}
-
-
 def reap_stuck_jobs() -> int:
-    """Rescue processing jobs whose worker is gone or that ran past their hard time limit."""
+    """Rescue processing jobs whose worker is gone or that ran past their hard time limit.
+
+    A running job's heartbeat is stamped every JOB_HEARTBEAT_SECONDS by a thread beside it (jobs.services.heartbeat),
+    so a job silent for JOB_SILENT_AFTER_SECONDS has lost its process: its worker died, or died and came back under
+    the same name (a restarted container), which pinging the workers cannot tell."""
     now = timezone.now()
-    workers = live_workers()
+    silent_since = now - timedelta(seconds=settings.JOB_SILENT_AFTER_SECONDS)
     rescued = 0
     for job in BackgroundJob.objects.filter(status=JobStatus.PROCESSING).select_related("organization"):
         _, hard = settings.JOB_TIME_LIMITS[job.job_type]
         attempt_start = job.attempt_started_at or job.started_at
         overdue = attempt_start and attempt_start < now - timedelta(seconds=hard + 60)
-        silent = job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=90)
-        worker_gone = workers is not None and job.worker and job.worker not in workers and silent
-        if not (overdue or worker_gone):
+        silent = job.heartbeat_at is None or job.heartbeat_at < silent_since
+        if not (overdue or silent):
             continue
         reason = (
-            f"it ran past its {hard // 60} minute limit" if overdue else f"its worker ({job.worker}) stopped responding"
+            f"it ran past its {limit_text(hard)} limit"
+            if overdue
+            else f"its worker ({job.worker or 'unknown'}) stopped while running it"
         )
         if job.retry_count < job.max_retries:
             moved = BackgroundJob.objects.filter(

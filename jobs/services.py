@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +21,7 @@ import kombu.exceptions
 import redis.exceptions
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Avg, Count, F, Max, Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -166,12 +168,20 @@ class JobContext:
 
     job: BackgroundJob
     task_id: str
+    # time.monotonic() past which the job must stop: its soft time limit, enforced at every checkpoint. (The
+    # prefork pool also enforces it with a signal; the threads pool that runs AI jobs cannot, so this does.)
+    deadline: float | None = None
 
     def _live(self):
         return BackgroundJob.objects.filter(pk=self.job.pk, celery_task_id=self.task_id, status=JobStatus.PROCESSING)
 
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SoftTimeLimitExceeded()
+
     def progress(self, percent: float, step: str | None = None) -> None:
-        """Record progress (it never goes backwards) and act as a checkpoint for cancellation."""
+        """Record progress (it never goes backwards) and act as a checkpoint for cancellation and the time limit."""
+        self._check_deadline()
         percent = max(0, min(100, int(percent)))
         updates: dict[str, Any] = {"progress": Greatest(F("progress"), percent), "heartbeat_at": timezone.now()}
         if step:
@@ -180,6 +190,7 @@ class JobContext:
             raise JobCancelled()
 
     def checkpoint(self) -> None:
+        self._check_deadline()
         if not self._live().exists():
             raise JobCancelled()
 
@@ -258,21 +269,25 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
     else:
         attempt = f" (attempt {job.retry_count + 1})" if job.retry_count else ""
         log_event(job, f"Started{attempt}.")
-    context = JobContext(job=job, task_id=task_id)
+    soft, _ = settings.JOB_TIME_LIMITS[job.job_type]
+    context = JobContext(job=job, task_id=task_id, deadline=time.monotonic() + soft)
     handler = import_string(HANDLERS[job.job_type])
     try:
-        with schema_context(job.organization.schema_name):
+        with heartbeat(job.pk, task_id), schema_context(job.organization.schema_name):
             result = handler(context)
             if job.status != JobStatus.COMPLETED:
                 with transaction.atomic():
                     context.complete(result or {})
         return "completed"
     except JobCancelled:
-        log_event(job, "Stopped: the job was cancelled.", JobEvent.Level.WARNING)
+        if BackgroundJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+            log_event(job, "Stopped: the job was cancelled.", JobEvent.Level.WARNING)
+        else:  # the reaper handed it to a new attempt while this one could not report (e.g. a database outage)
+            log_event(job, "Stopped: this attempt was replaced by a new one.", JobEvent.Level.WARNING)
         return "cancelled"
     except SoftTimeLimitExceeded:
         soft, _ = settings.JOB_TIME_LIMITS[job.job_type]
-        fail(job, task_id, f"The job took longer than its {soft // 60} minute limit and was stopped.", "JOB_TIMEOUT")
+        fail(job, task_id, f"The job took longer than its {limit_text(soft)} limit and was stopped.", "JOB_TIMEOUT")
         return "failed"
     except JobError as exc:
         if exc.transient:
@@ -291,6 +306,38 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
             "INTERNAL_ERROR",
         )
         return "failed"
+
+
+def limit_text(seconds: int) -> str:
+    """A time limit as words: "14 minute", or "45 second" under two minutes."""
+    return f"{seconds // 60} minute" if seconds >= 120 else f"{seconds} second"
+
+
+@contextmanager
+def heartbeat(job_id, task_id: str):
+    """While a job runs, a thread beside it stamps heartbeat_at every JOB_HEARTBEAT_SECONDS, whether or not the work
+    reports progress (one AI call may take a minute). A job whose heartbeat stops is one whose worker process is gone,
+    even if a new worker now answers under the same name: the reaper re-queues it (jobs.housekeeping)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+                try:
+                    BackgroundJob.objects.filter(pk=job_id, celery_task_id=task_id, status=JobStatus.PROCESSING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as exc:  # the job itself will meet the outage too; keep beating
+                    logger.warning("Could not record job %s's heartbeat: %s", job_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"qm-heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def run_inline(job: BackgroundJob) -> str:

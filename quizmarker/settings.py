@@ -217,6 +217,9 @@ JOB_TIME_LIMITS = {
 }
 # A queued job whose message was never published (broker down) is published again after this many seconds.
 JOB_SWEEP_AFTER_SECONDS = env_int("JOB_SWEEP_AFTER_SECONDS", 30, minimum=1)
+# A running job's heartbeat is stamped this often; the reaper re-queues a job silent for JOB_SILENT_AFTER_SECONDS.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 20.0, minimum=0.1)
+JOB_SILENT_AFTER_SECONDS = env_int("JOB_SILENT_AFTER_SECONDS", 90, minimum=1)
 
 # --- Plans and usage --------------------------------------------------------------------------
 PLAN_QUIZ_LIMITS = {

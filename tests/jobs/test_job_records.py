@@ -3,6 +3,8 @@ message changes nothing and progress never goes backwards."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from jobs import services
@@ -151,6 +153,13 @@ def refuse_the_input(context: JobContext) -> dict:
     raise PermanentJobError("The file is not a readable PDF.", code="UNSUPPORTED_FILE")
 
 
+def outlive_the_time_limit(context: JobContext) -> dict:
+    context.progress(10, "Reading")
+    time.sleep(1.2)  # one slow step, past the 1 s limit, with no signal to interrupt it (the threads pool)
+    context.progress(60, "Never recorded")
+    return {"pages": 2}
+
+
 def run_with(monkeypatch, job, handler) -> str:
     monkeypatch.setitem(services.HANDLERS, job.job_type, f"{HERE}.{handler.__name__}")
     BackgroundJob.objects.filter(pk=job.pk).update(celery_task_id="task-1")
@@ -207,6 +216,17 @@ def test_execute_gives_up_when_no_retries_are_left(monkeypatch, make_job, db, br
     assert job.status == "failed" and job.error_code == "TEMPORARY_FAILURE"
     assert "Gave up after 4 attempts" in job.error_message
     assert len(broker_queue) == 0
+
+
+def test_execute_stops_a_job_at_its_next_checkpoint_once_past_its_time_limit(monkeypatch, make_job, db, settings):
+    settings.JOB_TIME_LIMITS = {**settings.JOB_TIME_LIMITS, "extraction": (1, 60)}
+    job = make_job()
+
+    assert run_with(monkeypatch, job, outlive_the_time_limit) == "failed"
+
+    assert job.status == "failed" and job.error_code == "JOB_TIMEOUT" and job.progress == 10
+    assert job.error_message == "The job took longer than its 1 second limit and was stopped."
+    assert job.result is None
 
 
 # --- Backoff --------------------------------------------------------------------------------------

@@ -144,5 +144,5 @@ def test_beat_runs_the_sweeper_the_reaper_and_the_cleanup_on_the_worker(
     assert stuck.celery_task_id != "lost-with-its-worker"
     assert stuck.worker.startswith(f"{celery_worker.name}@")
     assert JobEvent.objects.filter(
-        job=stuck, message="Re-queued because its worker (gone@nowhere) stopped responding."
+        job=stuck, message="Re-queued because its worker (gone@nowhere) stopped while running it."
     ).exists()
