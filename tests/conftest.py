@@ -156,10 +156,11 @@ def api():
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], name: str, concurrency: int = 2):
+    def __init__(self, env: dict[str, str], name: str, concurrency: int = 2, pool: str = "prefork"):
         self.env = env
         self.name = name
         self.concurrency = concurrency
+        self.pool = pool
         self.process: subprocess.Popen | None = None
         self.log_path = ROOT / ".data" / f"{name}.log"
 
@@ -179,7 +180,7 @@ class WorkerProcess:
                 "--concurrency",
                 str(self.concurrency),
                 "--pool",
-                "prefork",
+                self.pool,
                 "-n",
                 f"{self.name}@%h",
                 "--without-gossip",

@@ -125,3 +125,60 @@ def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_on
     assert any(m == "Started (attempt 2)." for m in messages), messages
     assert not job.worker.startswith(f"{private_worker.name}@")
     assert submissions_of(job_id) == 1, "exactly one result"
+
+
+# --- The threads pool that runs AI jobs in production (Procfile, docker/compose.yml) ---------------------------
+
+
+@pytest.fixture
+def threads_worker(private_setup, private_redis, live_db):
+    """A threads-pool worker on the private Redis, beating every 0.3 s; stopped (killed) after the test."""
+    _, prefork = private_setup
+    prefork.stop()  # the module's prefork worker would take the jobs too
+    env = dict(prefork.env, JOB_HEARTBEAT_SECONDS="0.3")
+    worker = type(prefork)(env, name=f"{prefork.name}-threads", concurrency=8, pool="threads")
+    with broker_at(private_redis.url):
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.kill()
+
+
+def test_a_threads_worker_killed_and_back_under_the_same_name_has_its_jobs_rescued_by_their_heartbeat(
+    threads_worker, alpha_api, openai_server
+):
+    openai_server.configure(latency=3.0)
+    job_ids = [upload(alpha_api, sheet("s05_std05_dkg_p1.png"), standard_id=5, grade="true")["job_id"] for _ in "ab"]
+    wait_until(lambda: len(openai_server.requests()) >= 2, what="both pages to reach the provider")
+    started = {job.pk: job for job in BackgroundJob.objects.filter(pk__in=job_ids)}
+    assert all(job.status == "processing" for job in started.values())
+    # While a job waits on its AI call, reporting no progress, the thread beside it keeps stamping its heartbeat.
+    wait_until(
+        lambda: all(
+            job.heartbeat_at > started[job.pk].heartbeat_at for job in BackgroundJob.objects.filter(pk__in=job_ids)
+        ),
+        timeout=5,
+        what="both jobs' heartbeats",
+    )
+
+    # The worker is killed (an OOM kill) and its container restarts it under the same name: it answers pings at once,
+    # and its jobs stay "processing" with nobody running them.
+    threads_worker.kill()
+    openai_server.configure(latency=0.2)
+    threads_worker.start()
+    assert all(job.status == "processing" for job in BackgroundJob.objects.filter(pk__in=job_ids))
+
+    with override_settings(JOB_SILENT_AFTER_SECONDS=2):
+        time.sleep(2.5)
+        assert reap_stuck_jobs() == 2
+
+    for job_id in job_ids:
+        job = wait_for_job(job_id, timeout=45)
+        assert job.status == "completed", job.error_message
+        assert job.retry_count == 1
+        messages = list(job.events.values_list("message", flat=True))
+        assert f"Re-queued because its worker ({job.worker}) stopped while running it." in messages, messages
+        grading = wait_for_job(job.result["grading_job_id"], timeout=45)
+        assert grading.status == "completed", grading.error_message
+        assert submissions_of(job_id) == 1, "exactly one result"
