@@ -134,11 +134,10 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
             grading = wait_for_job(grading_job_id)
             assert grading.status == "completed", grading.error_message
             # The upload's callback hears of both jobs, signed.
-            wanted = {accepted["job_id"], grading_job_id}
-            receiver.wait_for(lambda r: r.path == "/cb" and grading_job_id.encode() in r.body)
-            calls = receiver.wait_for(lambda r: r.path == "/cb")
-            assert {json.loads(c.body)["data"]["job_id"] for c in calls} == wanted
-            assert all(webhooks.verify(secret, c.headers["X-QuizMarker-Signature"], c.body) for c in calls)
+            for job_id in (accepted["job_id"], grading_job_id):
+                [call] = receiver.wait_for(lambda r, job_id=job_id: r.path == "/cb" and job_id.encode() in r.body)
+                assert json.loads(call.body)["event"] == "job.completed"
+                assert webhooks.verify(secret, call.headers["X-QuizMarker-Signature"], call.body)
         finally:
             CallbackSecret.objects.filter(organization=personas.alpha).delete()
             WebhookDelivery.objects.filter(organization=personas.alpha).delete()
@@ -151,6 +150,33 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
     assert detail["status"] in ("graded", "needs_review") and detail["graded_by"] == "dana@alpha.test"
     assert all(q["ai_score"] is not None for q in detail["questions"] if not q["needs_review"])
     assert "Grading started as the upload asked." in extraction.events.values_list("message", flat=True)
+
+
+def test_an_upload_with_grade_true_whose_standard_is_unknown_keeps_its_transcription_and_says_why(
+    celery_worker, live_db, personas, api, openai_server
+):
+    page = {
+        "student_name": "Sam Lee",
+        "standard": None,  # not written on the sheet, and the upload did not say
+        "questions": [{"number": 1, "question": "What is a care plan?", "answer": "A plan.", "legibility": 0.9}],
+    }
+    openai_server.script("PageExtraction", [{"json": page}])
+    client = api(personas.alpha, personas.dana)
+
+    accepted = _upload(client, sheet("s05_std05_dkg_p1.png"), grade="true")
+
+    extraction = wait_for_job(accepted["job_id"])
+    assert extraction.status == "completed", extraction.error_message
+    assert extraction.result["grading_job_id"] is None
+    assert extraction.result["grading_error_code"] == "VALIDATION_ERROR"
+    assert extraction.result["grading_error"].startswith("Which standard are these answers for?")
+    warning = extraction.events.get(level="warning", message__startswith="Grading could not start:")
+    assert "standard_id" in warning.message
+    with schema_context("alpha"):
+        submission = Submission.objects.get(pk=extraction.result["submission_ids"][0])
+        assert submission.status == "extracted" and submission.grading_job_id is None
+        assert submission.questions.get().answer_text == "A plan."
+    assert not [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"]
 
 
 def test_a_typed_pdf_is_read_from_its_text_layer_without_any_ai_call(
