@@ -329,6 +329,7 @@ def heartbeat(job_id, task_id: str):
                     )
                 except DatabaseError as exc:  # the job itself will meet the outage too; keep beating
                     logger.warning("Could not record job %s's heartbeat: %s", job_id, exc)
+                    connections.close_all()  # a broken connection is replaced at the next beat
         finally:
             connections.close_all()  # this thread's own connection
 

@@ -220,6 +220,11 @@ JOB_SWEEP_AFTER_SECONDS = env_int("JOB_SWEEP_AFTER_SECONDS", 30, minimum=1)
 # A running job's heartbeat is stamped this often; the reaper re-queues a job silent for JOB_SILENT_AFTER_SECONDS.
 JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 20.0, minimum=0.1)
 JOB_SILENT_AFTER_SECONDS = env_int("JOB_SILENT_AFTER_SECONDS", 90, minimum=1)
+if JOB_SILENT_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "JOB_SILENT_AFTER_SECONDS must be at least 3 times JOB_HEARTBEAT_SECONDS, or the reaper would re-queue jobs "
+        "that are still running."
+    )
 
 # --- Plans and usage --------------------------------------------------------------------------
 PLAN_QUIZ_LIMITS = {
