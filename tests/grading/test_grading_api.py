@@ -197,7 +197,9 @@ def test_another_organizations_upload_cannot_be_graded(api, personas):
     )
 
 
-def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas):
+@pytest.fixture
+def beta_plan_used_up(personas):
+    """Beta may grade 2 quizzes a month and has graded 2."""
     personas.beta.quiz_limit_override = 2
     personas.beta.save()
     BackgroundJob.objects.create(
@@ -207,6 +209,9 @@ def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas
         status=JobStatus.COMPLETED,
         input={"quiz_count": 2},
     )
+
+
+def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas, beta_plan_used_up):
     upload, _ = _extracted(personas.beta, personas.charlie, schema="beta")
     body = _error(
         api(personas.beta, personas.charlie).post(
@@ -221,15 +226,7 @@ def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas
     ).exists()
 
 
-def test_an_upload_that_asks_for_grading_is_refused_at_once_when_the_plan_is_used_up(api, personas):
-    personas.beta.quiz_limit_override = 2
-    personas.beta.save()
-    BackgroundJob.objects.create(
-        organization=personas.beta,
-        job_type=JobType.GRADING,
-        status=JobStatus.COMPLETED,
-        input={"quiz_count": 2},
-    )
+def test_an_upload_that_asks_for_grading_is_refused_at_once_when_the_plan_is_used_up(api, personas, beta_plan_used_up):
     client = api(personas.beta, personas.charlie)
 
     def fields(**more):
