@@ -46,6 +46,11 @@ class UploadForm(forms.Form):
         max_length=200,
         help_text="For example the cohort or the date of the course.",
     )
+    grade = forms.BooleanField(
+        label="Grade as soon as the pages are read",
+        required=False,
+        help_text="Skips checking the transcription first. You can still correct any mark afterwards.",
+    )
 
     def __init__(self, *args, standards=(), **kwargs):
         super().__init__(*args, **kwargs)

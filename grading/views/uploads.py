@@ -30,14 +30,16 @@ def upload(request):
                 files=files,
                 standard_id=form.standard_id(),
                 session_label=form.cleaned_data.get("session_label", ""),
+                grade=form.cleaned_data["grade"],
             )
         except ApiError as exc:
             messages.error(request, str(exc.detail))
         else:
             count = len(files)
+            then = ", then graded" if form.cleaned_data["grade"] else ""
             messages.success(
                 request,
-                f"{count} file{'s' if count != 1 else ''} uploaded. The pages are being read now; "
+                f"{count} file{'s' if count != 1 else ''} uploaded. The pages are being read now{then}; "
                 "this page updates by itself.",
             )
             return redirect("grading:job-detail", job_id=job.pk)

@@ -149,6 +149,7 @@
     if (standard) data.append("standard_id", standard);
     var label = form.querySelector("input[name=session_label]").value.trim();
     if (label) data.append("session_label", label);
+    if (form.querySelector("input[name=grade]").checked) data.append("grade", "true");
     var count = selected.length;
 
     var request = new XMLHttpRequest();

@@ -194,6 +194,28 @@ def test_the_upload_form_without_javascript_starts_an_extraction_job(member, per
         delete_folder(f"uploads/alpha/{job.pk}")
 
 
+def test_the_upload_form_can_ask_for_grading_as_soon_as_the_pages_are_read(member, personas, alpha_schema):
+    page = text(member.get("/upload/"))
+    assert 'name="grade"' in page and "Grade as soon as the pages are read" in page
+
+    response = member.post("/upload/", {"files": [sheet("s01_std01_breip_p1.png")], "grade": "on"}, follow=True)
+
+    job = BackgroundJob.objects.filter(organization=personas.alpha, job_type="extraction").latest("created_at")
+    try:
+        assert job.input["grade"] is True
+        assert any("being read now, then graded" in m for m in flash(response))
+        BackgroundJob.objects.filter(pk=job.pk).update(
+            status="completed", result={"submission_ids": [], "grading_job_id": str(job.pk)}
+        )
+        assert f'href="/jobs/{job.pk}/">follow the grading job' in text(member.get(f"/jobs/{job.pk}/"))
+        BackgroundJob.objects.filter(pk=job.pk).update(
+            result={"submission_ids": [], "grading_job_id": None, "grading_error": "Which standard is it?"}
+        )
+        assert "Grading could not start: Which standard is it?" in text(member.get(f"/jobs/{job.pk}/"))
+    finally:
+        delete_folder(f"uploads/alpha/{job.pk}")
+
+
 @pytest.mark.parametrize(
     "upload, sentence",
     [
