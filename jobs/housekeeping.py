@@ -47,7 +47,7 @@ def sweep_queued_jobs() -> int:
 def reap_stuck_jobs() -> int:
     """Rescue processing jobs whose worker is gone or that ran past their hard time limit.
 
-    A running job's heartbeat is stamped every JOB_HEARTBEAT_SECONDS by a thread beside it (jobs.services.heartbeat),
+    A running job's heartbeat is stamped every JOB_HEARTBEAT_SECONDS by its process's heartbeat thread (jobs.services),
     so a job silent for JOB_SILENT_AFTER_SECONDS has lost its process: its worker died, or died and came back under
     the same name (a restarted container), which pinging the workers cannot tell."""
     now = timezone.now()

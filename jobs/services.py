@@ -7,6 +7,7 @@ late, repeated or stale message can never move a job that has finished or been h
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -21,7 +22,7 @@ import kombu.exceptions
 import redis.exceptions
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Avg, Count, F, Max, Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -313,32 +314,56 @@ def limit_text(seconds: int) -> str:
     return f"{seconds // 60} minute" if seconds >= 120 else f"{seconds} second"
 
 
-@contextmanager
-def heartbeat(job_id, task_id: str):
-    """While a job runs, a thread beside it stamps heartbeat_at every JOB_HEARTBEAT_SECONDS, whether or not the work
-    reports progress (one AI call may take a minute). A job whose heartbeat stops is one whose worker process is gone,
-    even if a new worker now answers under the same name: the reaper re-queues it (jobs.housekeeping)."""
-    stop = threading.Event()
+class _Heartbeats:
+    """The jobs running in this process, and one thread that stamps all their heartbeats every
+    JOB_HEARTBEAT_SECONDS in one UPDATE, whether or not their work reports progress (one AI call may take a minute).
 
-    def beat() -> None:
+    A job whose heartbeat stops is one whose worker process is gone, even if a new worker now answers under the same
+    name: the reaper re-queues it (jobs.housekeeping). One thread and one database connection per process, however
+    many jobs its threads pool runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict = {}  # job id -> the task id of the attempt running it here
+        self._thread: threading.Thread | None = None
+
+    def _reset_after_fork(self) -> None:  # a prefork pool process starts with none of its parent's jobs or thread
+        self.__init__()
+
+    @contextmanager
+    def beating(self, job_id, task_id: str):
+        with self._lock:
+            self._running[job_id] = task_id
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._beat, name="qm-heartbeats", daemon=True)
+                self._thread.start()
         try:
-            while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
-                try:
-                    BackgroundJob.objects.filter(pk=job_id, celery_task_id=task_id, status=JobStatus.PROCESSING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DatabaseError as exc:  # the job itself will meet the outage too; keep beating
-                    logger.warning("Could not record job %s's heartbeat: %s", job_id, exc)
-                    connections.close_all()  # a broken connection is replaced at the next beat
+            yield
         finally:
-            connections.close_all()  # this thread's own connection
+            with self._lock:
+                self._running.pop(job_id, None)
 
-    thread = threading.Thread(target=beat, name=f"qm-heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
+    def _beat(self) -> None:
+        while True:
+            time.sleep(settings.JOB_HEARTBEAT_SECONDS)
+            with self._lock:
+                running = dict(self._running)
+            if not running:
+                connections.close_all()  # no idle connection held while no job runs here
+                continue
+            attempts = Q()
+            for job_id, task_id in running.items():
+                attempts |= Q(pk=job_id, celery_task_id=task_id)
+            try:
+                BackgroundJob.objects.filter(attempts, status=JobStatus.PROCESSING).update(heartbeat_at=timezone.now())
+            except Exception as exc:  # noqa: BLE001 - a database outage, say: the jobs meet it too; keep beating
+                logger.warning("Could not record the heartbeat of %d job(s): %s", len(running), exc)
+                connections.close_all()  # this thread's connection, replaced at the next beat
+
+
+_heartbeats = _Heartbeats()
+os.register_at_fork(after_in_child=_heartbeats._reset_after_fork)
+heartbeat = _heartbeats.beating
 
 
 def run_inline(job: BackgroundJob) -> str:

@@ -4,8 +4,10 @@ message changes nothing and progress never goes backwards."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from jobs import services
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
@@ -227,6 +229,36 @@ def test_execute_stops_a_job_at_its_next_checkpoint_once_past_its_time_limit(mon
     assert job.status == "failed" and job.error_code == "JOB_TIMEOUT" and job.progress == 10
     assert job.error_message == "The job took longer than its 1 second limit and was stopped."
     assert job.result is None
+
+
+def test_one_thread_beats_for_every_job_running_in_the_process_and_stops_when_they_end(
+    live_db, make_job, settings, monkeypatch
+):
+    import threading
+
+    settings.JOB_HEARTBEAT_SECONDS = 0.1
+    monkeypatch.setattr(services, "_heartbeats", services._Heartbeats())  # as in a new worker process
+    threads_before = sum(t.name == "qm-heartbeats" for t in threading.enumerate())
+    long_ago = timezone.now() - timedelta(minutes=5)
+    first, second, other = (
+        make_job(status="processing", celery_task_id=f"task-{n}", heartbeat_at=long_ago) for n in range(3)
+    )
+    try:
+        beating = services._heartbeats.beating
+        with beating(first.pk, "task-0"), beating(second.pk, "task-1"):
+            time.sleep(0.5)  # a long AI call: no progress reported
+            threads = sum(t.name == "qm-heartbeats" for t in threading.enumerate()) - threads_before
+        stopped_at = {job.pk: job.heartbeat_at for job in BackgroundJob.objects.filter(pk__in=[first.pk, second.pk])}
+        time.sleep(0.3)
+
+        assert threads == 1, "one thread for all the process's jobs"
+        assert all(at > long_ago for at in stopped_at.values()), "both jobs beat while they ran"
+        for job in BackgroundJob.objects.filter(pk__in=[first.pk, second.pk]):
+            assert job.heartbeat_at == stopped_at[job.pk], "no beat once the job has ended here"
+        other.refresh_from_db()
+        assert other.heartbeat_at == long_ago, "a job running elsewhere is not stamped from here"
+    finally:
+        BackgroundJob.objects.filter(pk__in=[first.pk, second.pk, other.pk]).delete()
 
 
 # --- Backoff --------------------------------------------------------------------------------------
