@@ -287,7 +287,6 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
             log_event(job, "Stopped: this attempt was replaced by a new one.", JobEvent.Level.WARNING)
         return "cancelled"
     except SoftTimeLimitExceeded:
-        soft, _ = settings.JOB_TIME_LIMITS[job.job_type]
         fail(job, task_id, f"The job took longer than its {limit_text(soft)} limit and was stopped.", "JOB_TIMEOUT")
         return "failed"
     except JobError as exc:
