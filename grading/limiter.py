@@ -1,7 +1,9 @@
 """A limiter shared by every worker through Redis: at most N concurrent calls and M calls a minute per provider, slots
 given first come first served, and a provider's Retry-After pauses everyone, not just the call that got the 429.
 A caller waits on the shared state, never a fixed sleep: whoever frees a slot wakes the callers now at the head of the
-queue. If Redis cannot be reached the limiter lets calls through (the provider's own 429s still protect us)."""
+queue. Every time it keeps is Redis's own clock (TIME, key expiry), so workers on hosts whose clocks disagree still
+share one order and one cap. If Redis cannot be reached the limiter lets calls through (the provider's own 429s still
+protect us)."""
 
 from __future__ import annotations
 
@@ -20,20 +22,21 @@ from jobs.errors import TransientJobError
 
 logger = logging.getLogger(__name__)
 
-# Slots are taken in turn: callers wait in a queue ordered by arrival, and only the first `free` of them may take a
-# slot. A caller that stops asking (its process died) leaves the queue after `waiter_stale` s.
+# Slots are taken in turn: callers wait in a queue ordered by arrival (the server's time of their first ask), and only
+# the first `free` of them may take a slot. A caller that stops asking (its process died) leaves the queue after
+# `waiter_stale` s.
 _ACQUIRE = """
 local slots, queue, seen = KEYS[1], KEYS[2], KEYS[3]
-local token, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local stale, order, waiter_stale = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local token, limit = ARGV[1], tonumber(ARGV[2])
+local stale, waiter_stale = tonumber(ARGV[3]), tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - stale)
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', seen, '-inf', now - waiter_stale)) do
   redis.call('ZREM', queue, gone)
   redis.call('ZREM', seen, gone)
 end
-if not redis.call('ZSCORE', queue, token) then
-  redis.call('ZADD', queue, order, token)
-end
+redis.call('ZADD', queue, 'NX', now, token)
 redis.call('ZADD', seen, now, token)
 redis.call('EXPIRE', queue, stale)
 redis.call('EXPIRE', seen, stale)
@@ -46,6 +49,13 @@ if free > 0 and redis.call('ZRANK', queue, token) < free then
   return 1
 end
 return 0
+"""
+
+# A Retry-After: everyone waits until the key expires. A shorter pause never cuts a longer one short.
+_PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+end
 """
 
 # Free a slot, and wake the callers now at the head of the queue (each blocks on its own key): they take the slot
@@ -99,23 +109,22 @@ class ProviderLimiter:
 
     def pause(self, seconds: float) -> None:
         """Everyone waits ``seconds`` (a provider's Retry-After)."""
-        until = time.time() + seconds
         try:
-            current = float(_redis().get(self.pause_key) or 0)
-            if until > current:
-                _redis().set(self.pause_key, until, ex=max(1, int(seconds) + 1))
+            _redis().eval(_PAUSE, 1, self.pause_key, max(1, int(seconds * 1000)))
         except redis.RedisError as exc:
             logger.warning("Limiter could not record a pause: %s", exc)
 
     def _wait_for_pause(self, client: redis.Redis, deadline: float) -> None:
-        until = float(client.get(self.pause_key) or 0)
-        while until > time.time() and time.time() < deadline:
-            time.sleep(min(until - time.time(), 1.0) + random.uniform(0, 0.05))
-            until = float(client.get(self.pause_key) or 0)
+        remaining_ms = client.pttl(self.pause_key)  # -2: no pause
+        while remaining_ms > 0 and time.time() < deadline:
+            time.sleep(min(remaining_ms / 1000, 1.0, max(0.0, deadline - time.time())) + random.uniform(0, 0.05))
+            remaining_ms = client.pttl(self.pause_key)
 
     def _take_minute_budget(self, client: redis.Redis, deadline: float) -> None:
         while time.time() < deadline:
-            minute = int(time.time() // 60)
+            seconds, micros = client.time()  # the minute by Redis's clock, the same for every host
+            now = seconds + micros / 1_000_000
+            minute = int(now // 60)
             key = f"{self.minute_prefix}:{minute}"
             pipe = client.pipeline()
             pipe.incr(key)
@@ -123,8 +132,8 @@ class ProviderLimiter:
             count = pipe.execute()[0]
             if count <= self.per_minute:
                 return
-            next_minute = (minute + 1) * 60 + random.uniform(0, 0.2)
-            time.sleep(max(0.01, min(next_minute, deadline) - time.time()))
+            until_next_minute = (minute + 1) * 60 - now + random.uniform(0, 0.2)
+            time.sleep(max(0.01, min(until_next_minute, deadline - time.time())))
 
     def _space_calls(self) -> None:
         """AI_MIN_SECONDS_BETWEEN_CALLS: wait that long after this process's previous call ended (0: no pacing)."""
@@ -147,21 +156,23 @@ class ProviderLimiter:
             deadline = time.time() + self.max_wait
             self._wait_for_pause(client, deadline)
             self._take_minute_budget(client, deadline)
-            order = time.time()
             keys = (self.slots_key, self.queue_key, self.seen_key)
             wake_key = self.wake_prefix + token
             try:
                 while time.time() < deadline:
-                    args = (token, time.time(), self.max_concurrent, self.stale_after, order, WAITER_STALE_SECONDS)
+                    args = (token, self.max_concurrent, self.stale_after, WAITER_STALE_SECONDS)
                     if client.eval(_ACQUIRE, len(keys), *keys, *args):
                         acquired = True
                         break
                     client.blpop([wake_key], timeout=max(0.01, min(RECHECK_SECONDS, deadline - time.time())))
             finally:
                 with contextlib.suppress(redis.RedisError):
-                    if not acquired:  # gave up waiting: leave the queue so those behind are not held up
+                    if not acquired:
+                        # Gave up waiting, or lost Redis's answer: leave the queue so those behind are not held up,
+                        # and give back the slot in case Redis took it for us before the answer was lost.
                         client.zrem(self.queue_key, token)
                         client.zrem(self.seen_key, token)
+                        self._release(client, token)
                     client.delete(wake_key)
         except redis.RedisError as exc:
             logger.warning("Limiter unavailable, calling without it: %s", exc)
@@ -179,5 +190,8 @@ class ProviderLimiter:
             _last_call_end = time.monotonic()
             if acquired:
                 with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
-                    keys = (self.slots_key, self.queue_key)
-                    _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+                    self._release(_redis(), token)
+
+    def _release(self, client: redis.Redis, token: str) -> None:
+        keys = (self.slots_key, self.queue_key)
+        client.eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)

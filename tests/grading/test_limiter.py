@@ -1,6 +1,6 @@
 """The provider limiter on the real Redis: a concurrency cap shared by every caller, slots in turn, a freed slot wakes
-the next caller at once, a waiter that died does not hold the queue, a Retry-After pauses everyone, and a per-minute
-budget."""
+the next caller at once, a waiter that died does not hold the queue, a Retry-After pauses everyone, a per-minute
+budget, hosts whose clocks disagree, and a slot whose answer was lost."""
 
 from __future__ import annotations
 
@@ -143,6 +143,95 @@ def test_a_caller_that_waits_too_long_gives_up_instead_of_exceeding_the_cap():
         assert time.monotonic() - started >= 0.25
         assert client.zcard(shared.slots_key) == 1, "still only the first call holds a slot"
     assert client.zcard(shared.queue_key) == 0, "the caller that gave up left the queue"
+
+
+class _SkewedClock:
+    """The time module as seen on a host whose clock is ``offset`` seconds out (only in ``thread``, if given: the
+    other threads stand for callers on other hosts)."""
+
+    def __init__(self, offset: float, thread: threading.Thread | None = None):
+        self.offset = offset
+        self.thread = thread
+
+    def time(self) -> float:
+        skewed = self.thread is None or threading.current_thread() is self.thread
+        return time.time() + (self.offset if skewed else 0)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_a_host_whose_clock_is_fast_does_not_free_the_slots_of_others(monkeypatch):
+    shared = limiter(max_concurrent=1, max_wait=0.5)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    fast = _SkewedClock(shared.stale_after + 600)  # by its clock, every slot now held looks long abandoned
+    with shared.slot():
+        monkeypatch.setattr(limiter_module, "time", fast)
+        with (
+            pytest.raises(TransientJobError, match="no call slot came free"),
+            limiter_like(shared, max_concurrent=1, max_wait=0.5).slot(),
+        ):
+            pass  # pragma: no cover - never reached: the first call still holds the only slot
+        monkeypatch.setattr(limiter_module, "time", time)
+        assert client.zcard(shared.slots_key) == 1
+
+
+def test_a_host_whose_clock_is_slow_does_not_jump_the_queue(monkeypatch):
+    shared = limiter(max_concurrent=1)
+    order: list[str] = []
+
+    def call(name: str):
+        with limiter_like(shared, max_concurrent=1).slot():
+            order.append(name)
+
+    first = threading.Thread(target=call, args=("asked first",))
+    slow = threading.Thread(target=call, args=("asked second, clock 15 minutes slow",))
+    monkeypatch.setattr(limiter_module, "time", _SkewedClock(-900, thread=slow))
+    with shared.slot():
+        first.start()
+        time.sleep(0.2)  # queued
+        slow.start()
+        time.sleep(0.2)  # queued too
+    for waiter in (first, slow):
+        waiter.join(10)
+
+    assert order == ["asked first", "asked second, clock 15 minutes slow"]
+
+
+def test_a_retry_after_is_kept_by_redis_not_by_the_hosts_clock(monkeypatch):
+    shared = limiter(max_concurrent=5)
+    monkeypatch.setattr(limiter_module, "time", _SkewedClock(3600))  # the host that got the 429 is an hour fast
+    shared.pause(0.5)
+    monkeypatch.setattr(limiter_module, "time", time)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert 0 < client.pttl(shared.pause_key) <= 500
+
+    started = time.monotonic()
+    with limiter_like(shared, max_concurrent=5).slot():
+        waited = time.monotonic() - started
+    assert 0.45 <= waited < 2, "paused for the Retry-After, not for an hour"
+
+
+def test_a_slot_taken_by_redis_whose_answer_was_lost_is_given_back(monkeypatch):
+    class LosesTheFirstAnswer(redis.Redis):
+        """A connection that drops Redis's reply to the first slot request, after Redis has acted on it."""
+
+        lost = False
+
+        def eval(self, script, *args):
+            result = super().eval(script, *args)
+            if script == limiter_module._ACQUIRE and not self.lost:
+                self.lost = True
+                raise redis.TimeoutError("Timeout reading from socket")
+            return result
+
+    monkeypatch.setattr(limiter_module, "_client", LosesTheFirstAnswer.from_url(settings.REDIS_URL))
+    shared = limiter(max_concurrent=1, max_wait=0.5)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with shared.slot():  # the limiter looks unreachable: the call goes ahead without a slot
+        assert client.zcard(shared.slots_key) == 0, "the slot Redis took for the lost answer was given back"
+    with limiter_like(shared, max_concurrent=1, max_wait=0.5).slot():  # and the next caller gets it at once
+        assert client.zcard(shared.slots_key) == 1
 
 
 def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
