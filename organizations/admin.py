@@ -279,9 +279,9 @@ class InvitationAdmin(admin.ModelAdmin):
 class AdminAccessLogAdmin(admin.ModelAdmin):
     """The audit trail: read-only and never deleted from the console."""
 
-    list_display = ["at", "user_email", "organization", "what", "ip_address"]
+    list_display = ["at", "user_email", "organization", "what", "path", "ip_address"]
     list_filter = ["organization"]
-    search_fields = ["user_email", "organization__name", "what"]
+    search_fields = ["user_email", "organization__name", "what", "path"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request):

@@ -250,7 +250,8 @@ class Invitation(models.Model):
 
 
 class AdminAccessLog(models.Model):
-    """A super admin opened an organization's student data from the console: who, what and when."""
+    """A super admin opened an organization's data — from the console, or its site or API without being a member: who,
+    what and when."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     user_email = models.EmailField(help_text="Kept if the user is deleted.")

@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from organizations.services import membership_for
+from organizations.services import audit_outsider_access, membership_for
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ class AddressesOrganization(BasePermission):
             raise exceptions.NotAuthenticated()
         if not organization.is_active and not request.user.is_superuser:
             raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+        if request.user.is_superuser:
+            audit_outsider_access(request, organization, membership_for(request.user, organization), "its API")
         return True
 
 
@@ -142,6 +144,7 @@ class IsOrganizationMember(BasePermission):
             raise exceptions.NotAuthenticated()
         if user.is_superuser:
             request.membership = membership_for(user, organization)
+            audit_outsider_access(request, organization, request.membership, "its API")
             return True
         if not organization.is_active:
             raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)

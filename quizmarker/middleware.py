@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
-from organizations.services import membership_for
+from organizations.services import audit_outsider_access, membership_for
 
 # Paths inside an organization's host that do their own access control (or need none).
 _OPEN_PREFIXES = ("/accounts/", "/health", "/static/", "/api/", "/invitations/", "/favicon.ico")
@@ -99,4 +99,5 @@ class OrganizationAccessMiddleware:
         request.membership = membership_for(request.user, organization)
         if request.membership is None and not request.user.is_superuser:
             return render(request, "errors/not_a_member.html", status=403)
+        audit_outsider_access(request, organization, request.membership, "its site")
         return self.get_response(request)

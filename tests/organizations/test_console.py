@@ -2,6 +2,7 @@
 
 import csv
 import io
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
@@ -302,6 +303,52 @@ def test_opening_an_organizations_data_is_read_only_and_audited(web, personas):
     assert timezone.now() - entry.at < timedelta(minutes=1)
     listing = web(None, personas.root).get("/admin/organizations/adminaccesslog/").content.decode()
     assert "root@quizmarker.test" in listing
+
+
+def test_a_super_admin_opening_an_organizations_site_directly_is_audited_once_per_page(web, personas):
+    from grading.models import Student
+
+    with schema_context(personas.alpha.schema_name):
+        Student.objects.create(full_name="Sam Direct", reference="L-2")
+    marker = uuid.uuid4().hex  # the audit's de-duplication outlives a test: a fresh address for each run
+    root = web(personas.alpha, personas.root)
+    first = root.get(f"/students/?q=Sam&run={marker}", REMOTE_ADDR="10.9.8.7")
+    assert first.status_code == 200 and "Sam Direct" in first.content.decode()
+    entry = AdminAccessLog.objects.get()
+    assert (entry.user, entry.organization, entry.what) == (personas.root, personas.alpha, "its site (GET)")
+    assert entry.path == f"/students/?q=Sam&run={marker}" and entry.ip_address == "10.9.8.7"
+
+    assert root.get(f"/students/?q=Sam&run={marker}").status_code == 200  # a reload within 10 minutes
+    assert AdminAccessLog.objects.count() == 1
+    assert root.get(f"/submissions/?run={marker}").status_code == 200  # another page
+    assert list(AdminAccessLog.objects.order_by("at").values_list("path", flat=True)) == [
+        f"/students/?q=Sam&run={marker}",
+        f"/submissions/?run={marker}",
+    ]
+
+    member = web(personas.alpha, personas.alice)  # the organization's owner: her own data, no entry
+    assert member.get(f"/students/?run={marker}").status_code == 200
+    assert AdminAccessLog.objects.count() == 2
+
+
+def test_a_super_admin_using_an_organizations_api_is_audited_and_a_polled_job_only_once(api, personas):
+    polled = job(personas.alpha, status=JobStatus.PROCESSING, user=personas.alice)
+    students = f"/api/v1/students?run={uuid.uuid4().hex}"
+    root = api(personas.alpha, personas.root)
+    for _ in range(3):  # clients poll every 2 s: one entry, not one a poll
+        response = root.get(f"/api/v1/jobs/{polled.pk}")
+        assert response.status_code == 200 and response.json()["data"]["status"] == "processing"
+    assert root.get(students).status_code == 200
+    entries = list(AdminAccessLog.objects.order_by("at").values_list("user", "organization", "what", "path"))
+    assert entries == [
+        (personas.root.pk, personas.alpha.pk, "its API (GET)", f"/api/v1/jobs/{polled.pk}"),
+        (personas.root.pk, personas.alpha.pk, "its API (GET)", students),
+    ]
+
+    owner = api(personas.alpha, personas.alice)
+    assert owner.get(f"/api/v1/jobs/{polled.pk}").status_code == 200
+    assert owner.get(students).status_code == 200
+    assert AdminAccessLog.objects.count() == 2
 
 
 def test_staff_who_are_not_super_admins_cannot_open_organization_data(web, personas):
