@@ -313,6 +313,15 @@ def cpu_reference() -> float:
     return best
 
 
+def cpu_model() -> str:
+    """The processor's name, recorded beside the CPU reference: hosts differ from session to session."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
 def ai_stats(port: int) -> dict:
     return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_control/stats").read())  # noqa: S310
 
@@ -631,7 +640,7 @@ def main() -> int:
     print("\n" + header + "\n" + table)
     if not args.no_write:
         machine = (
-            f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python "
+            f"{platform.node()}: {os.cpu_count()} cores ({cpu_model()}), {platform.machine()}, Python "
             f"{platform.python_version()}, {platform.platform()}; load average before the run "
             f"{LOAD_BEFORE:.2f}; 10⁷ Python additions {CPU_REFERENCE:.2f} s"
         )
