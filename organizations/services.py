@@ -297,9 +297,15 @@ def set_active(organizations, active: bool) -> int:
 OUTSIDER_AUDIT_REPEAT_SECONDS = 600
 
 
-def audit_outsider_access(request, organization: Organization, membership: Membership | None, what: str) -> None:
-    """Record a super admin who is not a member opening an organization's site or API (members need no entry)."""
-    if membership is not None or not request.user.is_superuser:
+_NOT_LOOKED_UP = object()
+
+
+def audit_outsider_access(request, organization: Organization, what: str, membership=_NOT_LOOKED_UP) -> None:
+    """Record a super admin who is not a member opening an organization's site or API (members need no entry).
+
+    ``membership`` is the user's, when the caller already has it; otherwise it is looked up only for the first request
+    to an address in the de-duplication window, so a super admin's repeated polls stay one SQL statement."""
+    if not request.user.is_superuser or membership not in (None, _NOT_LOOKED_UP):
         return
     path = request.get_full_path()[:500]
     digest = hashlib.sha256(f"{request.method} {path}".encode()).hexdigest()[:32]
@@ -309,7 +315,11 @@ def audit_outsider_access(request, organization: Organization, membership: Membe
     except Exception:  # noqa: BLE001 - without the cache, record every request rather than none
         logger.warning("Cache unavailable; recording this admin access without de-duplication", exc_info=True)
         first = True
-    if first:
+    if not first:
+        return
+    if membership is _NOT_LOOKED_UP:
+        membership = membership_for(request.user, organization)
+    if membership is None:
         log_admin_access(request, organization, f"{what} ({request.method})")
 
 

@@ -124,8 +124,7 @@ class AddressesOrganization(BasePermission):
             raise exceptions.NotAuthenticated()
         if not organization.is_active and not request.user.is_superuser:
             raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
-        if request.user.is_superuser:
-            audit_outsider_access(request, organization, membership_for(request.user, organization), "its API")
+        audit_outsider_access(request, organization, "its API")
         return True
 
 
@@ -144,7 +143,7 @@ class IsOrganizationMember(BasePermission):
             raise exceptions.NotAuthenticated()
         if user.is_superuser:
             request.membership = membership_for(user, organization)
-            audit_outsider_access(request, organization, request.membership, "its API")
+            audit_outsider_access(request, organization, "its API", request.membership)
             return True
         if not organization.is_active:
             raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)

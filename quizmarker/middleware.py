@@ -99,5 +99,5 @@ class OrganizationAccessMiddleware:
         request.membership = membership_for(request.user, organization)
         if request.membership is None and not request.user.is_superuser:
             return render(request, "errors/not_a_member.html", status=403)
-        audit_outsider_access(request, organization, request.membership, "its site")
+        audit_outsider_access(request, organization, "its site", request.membership)
         return self.get_response(request)
