@@ -12,6 +12,7 @@ Fast: a few seconds of outage. Long (RELIABILITY_FULL=1): Redis down ~30 s, Post
 from __future__ import annotations
 
 import copy
+import logging
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,9 @@ class PrivatePostgres:
     def __init__(self):
         import pgserver
 
+        # pgserver logs "exiting ..." at INFO from an atexit hook, after pytest has closed the stream it captured
+        # logging into: a "Logging error" traceback at the end of every run. Its warnings still show.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
         self.pgserver = pgserver
         self.dir = Path(tempfile.mkdtemp(prefix="qmpg-", dir=ROOT / ".data"))
         self.server = pgserver.get_server(self.dir / "data", cleanup_mode=None)
