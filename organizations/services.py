@@ -295,8 +295,6 @@ def set_active(organizations, active: bool) -> int:
 # A super admin's repeated requests for the same address within this many seconds are one entry in the audit trail:
 # a page that polls, or a client that polls a job, would otherwise add a row every 2 s.
 OUTSIDER_AUDIT_REPEAT_SECONDS = 600
-
-
 _NOT_LOOKED_UP = object()
 
 
@@ -305,7 +303,8 @@ def audit_outsider_access(request, organization: Organization, what: str, member
 
     ``membership`` is the user's, when the caller already has it; otherwise it is looked up only for the first request
     to an address in the de-duplication window, so a super admin's repeated polls stay one SQL statement."""
-    if not request.user.is_superuser or membership not in (None, _NOT_LOOKED_UP):
+    is_member = membership is not None and membership is not _NOT_LOOKED_UP
+    if is_member or not request.user.is_superuser:
         return
     path = request.get_full_path()[:500]
     digest = hashlib.sha256(f"{request.method} {path}".encode()).hexdigest()[:32]
