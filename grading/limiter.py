@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import threading
 import time
@@ -109,6 +110,8 @@ class ProviderLimiter:
 
     def pause(self, seconds: float) -> None:
         """Everyone waits ``seconds`` (a provider's Retry-After)."""
+        if not math.isfinite(seconds):
+            return
         try:
             _redis().eval(_PAUSE, 1, self.pause_key, max(1, int(seconds * 1000)))
         except redis.RedisError as exc:
@@ -161,18 +164,20 @@ class ProviderLimiter:
             try:
                 while time.time() < deadline:
                     args = (token, self.max_concurrent, self.stale_after, WAITER_STALE_SECONDS)
-                    if client.eval(_ACQUIRE, len(keys), *keys, *args):
-                        acquired = True
+                    try:
+                        acquired = bool(client.eval(_ACQUIRE, len(keys), *keys, *args))
+                    except redis.TimeoutError:
+                        # Redis may have acted before its answer was lost: whether this caller holds a slot is
+                        # in Redis. If it does, the call goes ahead on it; if not, it keeps its place and waits.
+                        acquired = client.zscore(self.slots_key, token) is not None
+                    if acquired:
                         break
                     client.blpop([wake_key], timeout=max(0.01, min(RECHECK_SECONDS, deadline - time.time())))
             finally:
                 with contextlib.suppress(redis.RedisError):
-                    if not acquired:
-                        # Gave up waiting, or lost Redis's answer: leave the queue so those behind are not held up,
-                        # and give back the slot in case Redis took it for us before the answer was lost.
+                    if not acquired:  # gave up waiting: leave the queue so those behind are not held up
                         client.zrem(self.queue_key, token)
                         client.zrem(self.seen_key, token)
-                        self._release(client, token)
                     client.delete(wake_key)
         except redis.RedisError as exc:
             logger.warning("Limiter unavailable, calling without it: %s", exc)
@@ -190,8 +195,5 @@ class ProviderLimiter:
             _last_call_end = time.monotonic()
             if acquired:
                 with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
-                    self._release(_redis(), token)
-
-    def _release(self, client: redis.Redis, token: str) -> None:
-        keys = (self.slots_key, self.queue_key)
-        client.eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+                    keys = (self.slots_key, self.queue_key)
+                    _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)

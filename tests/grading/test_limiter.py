@@ -212,26 +212,47 @@ def test_a_retry_after_is_kept_by_redis_not_by_the_hosts_clock(monkeypatch):
     assert 0.45 <= waited < 2, "paused for the Retry-After, not for an hour"
 
 
-def test_a_slot_taken_by_redis_whose_answer_was_lost_is_given_back(monkeypatch):
-    class LosesTheFirstAnswer(redis.Redis):
-        """A connection that drops Redis's reply to the first slot request, after Redis has acted on it."""
+class _LosesTheFirstAnswer(redis.Redis):
+    """A connection that drops Redis's reply to the next slot request, after Redis has acted on it."""
 
-        lost = False
+    lost = False
 
-        def eval(self, script, *args):
-            result = super().eval(script, *args)
-            if script == limiter_module._ACQUIRE and not self.lost:
-                self.lost = True
-                raise redis.TimeoutError("Timeout reading from socket")
-            return result
+    def eval(self, script, *args):
+        result = super().eval(script, *args)
+        if script == limiter_module._ACQUIRE and not self.lost:
+            self.lost = True
+            raise redis.TimeoutError("Timeout reading from socket")
+        return result
 
-    monkeypatch.setattr(limiter_module, "_client", LosesTheFirstAnswer.from_url(settings.REDIS_URL))
+
+def test_a_slot_whose_answer_was_lost_is_used_and_given_back_not_leaked(monkeypatch):
+    monkeypatch.setattr(limiter_module, "_client", _LosesTheFirstAnswer.from_url(settings.REDIS_URL))
     shared = limiter(max_concurrent=1, max_wait=0.5)
     client = redis.Redis.from_url(settings.REDIS_URL)
-    with shared.slot():  # the limiter looks unreachable: the call goes ahead without a slot
-        assert client.zcard(shared.slots_key) == 0, "the slot Redis took for the lost answer was given back"
-    with limiter_like(shared, max_concurrent=1, max_wait=0.5).slot():  # and the next caller gets it at once
-        assert client.zcard(shared.slots_key) == 1
+    with shared.slot():  # Redis gave the slot; the caller found out by asking again
+        assert client.zcard(shared.slots_key) == 1, "the call runs on the slot Redis gave it"
+    assert client.zcard(shared.slots_key) == 0, "and gives it back afterwards"
+    with limiter_like(shared, max_concurrent=1, max_wait=0.5).slot():  # so the next caller gets it at once
+        pass
+
+
+def test_a_lost_answer_while_every_slot_is_taken_keeps_the_caller_waiting_within_the_cap(monkeypatch):
+    shared = limiter(max_concurrent=1)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    seen_in_slots = []
+
+    def call():
+        with limiter_like(shared, max_concurrent=1).slot():
+            seen_in_slots.append(client.zcard(shared.slots_key))
+
+    with shared.slot():
+        monkeypatch.setattr(limiter_module, "_client", _LosesTheFirstAnswer.from_url(settings.REDIS_URL))
+        waiter = threading.Thread(target=call)
+        waiter.start()
+        time.sleep(0.3)  # its first ask got no slot, and the answer was lost
+        assert not seen_in_slots, "it did not go ahead without a slot"
+    waiter.join(10)
+    assert seen_in_slots == [1], "it got the slot once it came free, and was the only call holding one"
 
 
 def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
