@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from organizations.models import Invitation, Membership, Organization, Role
 from organizations.services import (
     RuleRefused,
+    audit_outsider_access,
     change_role,
     delete_organization,
     invite_member,
@@ -140,6 +141,7 @@ class OrganizationAccessMixin:
             raise ApiError("No organization with that id among yours.", code="NOT_FOUND", status_code=404)
         if not organization.is_active and not request.user.is_superuser:
             raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+        audit_outsider_access(request, organization, "its API", membership)
         return organization, membership
 
     def member_of(self, organization: Organization, user_id: int) -> Membership:

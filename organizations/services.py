@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -292,8 +293,8 @@ def set_active(organizations, active: bool) -> int:
     return Organization.objects.filter(pk__in=[o.pk for o in organizations]).update(**updates)
 
 
-# A super admin's repeated requests for the same address within this many seconds are one entry in the audit trail:
-# a page that polls, or a client that polls a job, would otherwise add a row every 2 s.
+# A super admin's repeated reads of the same address within this many seconds are one entry in the audit trail: a
+# page that polls, or a client that polls a job, would otherwise add a row every 2 s. Changes are always recorded.
 OUTSIDER_AUDIT_REPEAT_SECONDS = 600
 _NOT_LOOKED_UP = object()
 
@@ -301,25 +302,32 @@ _NOT_LOOKED_UP = object()
 def audit_outsider_access(request, organization: Organization, what: str, membership=_NOT_LOOKED_UP) -> None:
     """Record a super admin who is not a member opening an organization's site or API (members need no entry).
 
-    ``membership`` is the user's, when the caller already has it; otherwise it is looked up only for the first request
-    to an address in the de-duplication window, so a super admin's repeated polls stay one SQL statement."""
+    ``membership`` is the user's, when the caller already has it; otherwise it is looked up only when an entry may
+    be written, so a super admin's repeated polls stay one SQL statement."""
     is_member = membership is not None and membership is not _NOT_LOOKED_UP
     if is_member or not request.user.is_superuser:
         return
-    path = request.get_full_path()[:500]
-    digest = hashlib.sha256(f"{request.method} {path}".encode()).hexdigest()[:32]
-    key = f"outsider-audit:{request.user.pk}:{organization.pk}:{digest}"
+    key = None
+    if request.method in ("GET", "HEAD"):
+        path = request.get_full_path()[:500]
+        digest = hashlib.sha256(f"{request.method} {path}".encode()).hexdigest()[:32]
+        key = f"outsider-audit:{request.user.pk}:{organization.pk}:{digest}"
+        try:
+            if not cache.add(key, 1, OUTSIDER_AUDIT_REPEAT_SECONDS):
+                return
+        except Exception:  # noqa: BLE001 - without the cache, record every read rather than none
+            logger.warning("Cache unavailable; recording this admin access without de-duplication", exc_info=True)
+            key = None
     try:
-        first = cache.add(key, 1, OUTSIDER_AUDIT_REPEAT_SECONDS)
-    except Exception:  # noqa: BLE001 - without the cache, record every request rather than none
-        logger.warning("Cache unavailable; recording this admin access without de-duplication", exc_info=True)
-        first = True
-    if not first:
-        return
-    if membership is _NOT_LOOKED_UP:
-        membership = membership_for(request.user, organization)
-    if membership is None:
-        log_admin_access(request, organization, f"{what} ({request.method})")
+        if membership is _NOT_LOOKED_UP:
+            membership = membership_for(request.user, organization)
+        if membership is None:
+            log_admin_access(request, organization, f"{what} ({request.method})")
+    except Exception:
+        if key is not None:  # not recorded: the next read of this address must try again
+            with contextlib.suppress(Exception):
+                cache.delete(key)
+        raise
 
 
 def log_admin_access(request, organization: Organization, what: str) -> AdminAccessLog:

@@ -333,22 +333,33 @@ def test_a_super_admin_opening_an_organizations_site_directly_is_audited_once_pe
 
 def test_a_super_admin_using_an_organizations_api_is_audited_and_a_polled_job_only_once(api, personas):
     polled = job(personas.alpha, status=JobStatus.PROCESSING, user=personas.alice)
-    students = f"/api/v1/students?run={uuid.uuid4().hex}"
+    run = uuid.uuid4().hex  # the audit's de-duplication outlives a test: fresh addresses for each run
+    students = f"/api/v1/students?run={run}"
+    beta_members = f"/api/v1/organizations/{personas.beta.pk}/members?run={run}"
     root = api(personas.alpha, personas.root)
     for _ in range(3):  # clients poll every 2 s: one entry, not one a poll
         response = root.get(f"/api/v1/jobs/{polled.pk}")
         assert response.status_code == 200 and response.json()["data"]["status"] == "processing"
     assert root.get(students).status_code == 200
-    entries = list(AdminAccessLog.objects.order_by("at").values_list("user", "organization", "what", "path"))
+    # Another organization's members, by id from this host; changes are recorded every time.
+    assert root.get(beta_members).status_code == 200
+    assert root.delete(f"/api/v1/jobs/{polled.pk}").status_code == 200
+    assert root.delete(f"/api/v1/jobs/{polled.pk}").status_code == 409
+    entries = list(AdminAccessLog.objects.order_by("at", "pk").values_list("organization", "what", "path"))
     assert entries == [
-        (personas.root.pk, personas.alpha.pk, "its API (GET)", f"/api/v1/jobs/{polled.pk}"),
-        (personas.root.pk, personas.alpha.pk, "its API (GET)", students),
+        (personas.alpha.pk, "its API (GET)", f"/api/v1/jobs/{polled.pk}"),
+        (personas.alpha.pk, "its API (GET)", students),
+        (personas.beta.pk, "its API (GET)", beta_members),
+        (personas.alpha.pk, "its API (DELETE)", f"/api/v1/jobs/{polled.pk}"),
+        (personas.alpha.pk, "its API (DELETE)", f"/api/v1/jobs/{polled.pk}"),
     ]
+    assert set(AdminAccessLog.objects.values_list("user", flat=True)) == {personas.root.pk}
 
     owner = api(personas.alpha, personas.alice)
     assert owner.get(f"/api/v1/jobs/{polled.pk}").status_code == 200
     assert owner.get(students).status_code == 200
-    assert AdminAccessLog.objects.count() == 2
+    assert owner.get(f"/api/v1/organizations/{personas.alpha.pk}/members").status_code == 200
+    assert AdminAccessLog.objects.count() == 5
 
 
 def test_staff_who_are_not_super_admins_cannot_open_organization_data(web, personas):
