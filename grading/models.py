@@ -47,6 +47,14 @@ class Submission(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(15)]
     )
     detected_standard = models.PositiveSmallIntegerField(null=True, blank=True)
+    mark_scheme = models.ForeignKey(
+        "markschemes.MarkScheme",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="submissions",
+        help_text="The exact scheme version this submission was (or is being) marked with.",
+    )
     status = models.CharField(
         max_length=20, choices=SubmissionStatus.choices, default=SubmissionStatus.EXTRACTED, db_index=True
     )
@@ -119,6 +127,23 @@ class QuestionResult(models.Model):
     page_number = models.PositiveSmallIntegerField(null=True, blank=True)
     legibility = models.FloatField(null=True, blank=True)
     max_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("2"))
+    scheme_question = models.ForeignKey(
+        "markschemes.SchemeQuestion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="results",
+        help_text="The mark scheme's question this answer was matched to (its marks are the maximum).",
+    )
+    outside_scheme = models.BooleanField(
+        default=False, help_text="An answer to a question the mark scheme does not have: shown, never scored."
+    )
+    detected_number = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The number printed on the sheet, when it differs from the scheme's."
+    )
+    detected_max_score = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True, help_text="Marks the sheet showed; display only."
+    )
     ai_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     ai_feedback = models.TextField(blank=True)
     confidence = models.FloatField(null=True, blank=True)
@@ -157,6 +182,30 @@ class QuestionResult(models.Model):
     @property
     def feedback(self) -> str:
         return self.final_feedback or self.ai_feedback
+
+
+class PointDecision(models.Model):
+    """Whether one answer meets one marking point of its scheme question: the AI's decision with the words of the
+    answer that meet it, and the assessor's, if they ticked or unticked it (``met`` is the one that counts)."""
+
+    question = models.ForeignKey(QuestionResult, on_delete=models.CASCADE, related_name="point_decisions")
+    point = models.ForeignKey("markschemes.MarkingPoint", on_delete=models.PROTECT, related_name="decisions")
+    ai_met = models.BooleanField(null=True, blank=True, help_text="Empty when the AI made no decision.")
+    quote = models.TextField(blank=True, help_text="The words of the answer that meet the point.")
+    assessor_met = models.BooleanField(null=True, blank=True)
+    assessor_set_by = models.EmailField(blank=True)
+    assessor_set_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["question", "point__order"]
+        constraints = [models.UniqueConstraint(fields=["question", "point"], name="one_decision_per_point")]
+
+    def __str__(self) -> str:
+        return f"{self.point} for {self.question}: {'met' if self.met else 'not met'}"
+
+    @property
+    def met(self) -> bool:
+        return bool(self.assessor_met if self.assessor_met is not None else self.ai_met)
 
 
 class ScoreChange(models.Model):

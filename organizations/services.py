@@ -14,7 +14,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from markschemes.defaults import install_default_schemes
 from organizations.models import (
     RESERVED_SLUGS,
     SLUG_VALIDATOR,
@@ -59,7 +61,9 @@ def create_organization(
     """Create an organization with its schema, its domain ``<slug>.<BASE_DOMAIN>`` and its owner's membership.
 
     Creating the schema runs the tenant migrations, which cannot share a transaction with the rest; if anything after
-    it fails, the half-made organization and its schema are removed again.
+    it fails, the half-made organization and its schema are removed again. The organization starts with the
+    default mark scheme of every standard (installed by its migrations; installed here too, idempotently, in case
+    its schema was made another way).
     """
     slug = validate_slug(slug) if slug else slug_from_name(name)
     if plan not in settings.PLAN_QUIZ_LIMITS:
@@ -72,6 +76,8 @@ def create_organization(
             Domain.objects.create(domain=organization.host, tenant=organization, is_primary=True)
             if owner is not None:
                 Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+        with schema_context(organization.schema_name):
+            install_default_schemes()
     except Exception:
         organization.delete(force_drop=True)
         raise
