@@ -6,10 +6,24 @@ from integrations.models import ApiToken, CallbackSecret, WebhookDelivery, Webho
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at", "created_at"]
+    list_display = ["name", "user", "works_in", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "created_at", "organization"]
     search_fields = ["name", "prefix", "user__email"]
-    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "organization",
+        "name",
+        "prefix",
+        "key_hash",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+
+    @admin.display(description="Works in")
+    def works_in(self, token) -> str:
+        return token.organization.slug if token.organization_id else "EVERY organization (super admin's)"
+
     actions = ["revoke"]
 
     def has_add_permission(self, request) -> bool:

@@ -12,15 +12,23 @@ from rest_framework.views import APIView
 
 from integrations import docs_page, services, tokens
 from integrations.models import TEST_EVENT, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from quizmarker.api import ApiError, IsOrganizationAdmin, ok, paged
+from organizations.services import EmailNotVerified, require_verified_email
+from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, ok, paged
 
 # --- Tokens --------------------------------------------------------------------------------------------
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The organization the token works in; null for a super admin's token, which works in every one.",
+    )
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+        fields = ["id", "name", "prefix", "organization", "created_at", "last_used_at"]
         ref_name = "ApiToken"
 
 
@@ -36,10 +44,27 @@ class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. “LMS sync”.")
 
 
+class SignedInNotToken(IsOrganizationMember):
+    """Tokens are managed by a person signed in, never by a token: a leaked key cannot mint or hide others."""
+
+    def has_permission(self, request, view) -> bool:
+        super().has_permission(request, view)
+        if isinstance(request.auth, ApiToken):
+            raise ApiError(
+                "API tokens cannot create, list or revoke tokens; sign in to the organization's site to manage them.",
+                code="PERMISSION_DENIED",
+                status_code=403,
+            )
+        return True
+
+
 class TokenListView(APIView):
+    permission_classes = [SignedInNotToken]
+
     @extend_schema(
         summary="List my API tokens",
-        description="Your active tokens (never their keys).",
+        description="Your active tokens (never their keys). Only a signed-in session may manage tokens: a request "
+        "authenticated by a token gets 403.",
         responses={200: ApiTokenSerializer(many=True)},
         tags=["tokens"],
     )
@@ -48,7 +73,8 @@ class TokenListView(APIView):
 
     @extend_schema(
         summary="Create an API token",
-        description="The answer holds the key, once; only a hash of it is stored.",
+        description="The answer holds the key, once; only a hash of it is stored. The token works only in this "
+        "organization (a super admin's in every one). Needs a confirmed email address and a signed-in session.",
         request=TokenCreateSerializer,
         responses={201: NewApiTokenSerializer},
         examples=[
@@ -58,6 +84,7 @@ class TokenListView(APIView):
                     "id": 7,
                     "name": "LMS sync",
                     "prefix": "1a2b3c4d",
+                    "organization": "demo",
                     "created_at": "2025-05-01T09:00:00Z",
                     "last_used_at": None,
                     "key": "qm_1a2b3c4d_Jd8s...",
@@ -70,15 +97,21 @@ class TokenListView(APIView):
     def post(self, request):
         body = TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        try:
+            require_verified_email(request.user, "create API tokens")
+        except EmailNotVerified as exc:
+            raise ApiError(str(exc), code="PERMISSION_DENIED", status_code=403) from exc
         if tokens.too_many_tokens(request.user):
             raise ApiError(
                 "You have too many active tokens; revoke some first.", code="VALIDATION_ERROR", status_code=400
             )
-        token, key = tokens.create_token(request.user, body.validated_data["name"])
+        token, key = tokens.create_token(request.user, body.validated_data["name"], request.organization)
         return ok({**ApiTokenSerializer(token).data, "key": key}, status.HTTP_201_CREATED)
 
 
 class TokenDetailView(APIView):
+    permission_classes = [SignedInNotToken]
+
     @extend_schema(
         summary="Revoke an API token",
         description="The token stops working at once.",

@@ -1,5 +1,6 @@
-"""``Authorization: Token qm_...`` for self-service API tokens. Other keys (DRF authtoken keys made with
-``manage.py drf_create_token``) are left to the next authentication class."""
+"""``Authorization: Token <key>``: self-service API tokens (``qm_...``, also made by ``manage.py drf_create_token``)
+and the keys DRF's retired authtoken app issued, moved into the same table hashed. A token works only in the
+organization it was created in (a super admin's in every one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from integrations.tokens import KEY_START, check_key
+from integrations.tokens import check_key, works_in
 
 
 def token_key(request, keyword: str = "Token") -> str | None:
@@ -28,11 +29,14 @@ class ApiTokenAuthentication(BaseAuthentication):
         key = token_key(request, self.keyword)
         if key is None:
             return None
-        if not key.startswith(KEY_START):
-            return None  # a DRF authtoken key: TokenAuthentication decides
         token = check_key(key)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("The API token is invalid or has been revoked.")
+        if not works_in(token, getattr(request, "organization", None)):
+            raise exceptions.AuthenticationFailed(
+                "This API token was created in another organization and works only there; create a token in this "
+                "organization (Account → API tokens on its site)."
+            )
         return token.user, token
 
     def authenticate_header(self, request) -> str:
@@ -46,16 +50,16 @@ TOKEN_SCHEME = {
     "description": (
         "`Authorization: Token <key>`. Create keys under Account → API tokens (they start with `qm_` and are "
         "shown once), or ask an operator for one made with `python manage.py drf_create_token <email>`. A "
-        "token acts as its user: only in organizations the user belongs to, with the user's role."
+        "token acts as its user, with the user's role, and only in the organization it was created in (a super "
+        "admin's token in every organization). Changing or resetting the password revokes all of the user's tokens."
     ),
 }
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
-    """Both token classes read the same header; the schema shows them as one scheme (SPECTACULAR_SETTINGS lists
-    only DRF's class in AUTHENTICATION_WHITELIST), described here."""
+    """The token scheme as the schema shows it, tokenAuth."""
 
-    target_class = "rest_framework.authentication.TokenAuthentication"
+    target_class = "integrations.authentication.ApiTokenAuthentication"
     name = "tokenAuth"
     priority = 1
 

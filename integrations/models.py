@@ -16,10 +16,22 @@ from django.utils import timezone
 class ApiToken(models.Model):
     """A personal API token. Only a SHA-256 hash of the secret is stored; the key is shown once, at creation.
 
-    A key looks like ``qm_<prefix>_<secret>``: the prefix finds the row, the hash of the whole key proves it.
+    A key looks like ``qm_<prefix>_<secret>``: the prefix finds the row, the hash of the whole key proves it. Keys
+    that DRF's retired authtoken app issued (40 hex characters) were moved here by migration 0003, hashed, with the
+    prefix ``drf<first 10 characters>``.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # The organization the token was created in: it works there only. Empty for a super admin's token, which
+    # works in every organization while its user is a super admin.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="Where the token works. Empty: every organization (super admins' tokens only).",
+    )
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. “LMS sync”.")
     prefix = models.CharField(max_length=16, unique=True, help_text="The public start of the key, to recognise it.")
     key_hash = models.CharField(max_length=64, help_text="SHA-256 of the key (hex); the key itself is not stored.")
@@ -37,6 +49,11 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def all_organizations(self) -> bool:
+        """A super admin's token, not tied to one organization."""
+        return self.organization_id is None
 
 
 class WebhookEvent(models.TextChoices):

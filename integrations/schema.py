@@ -180,10 +180,13 @@ and send the header `Host: <organization>.<domain>`.
 
 ## Authentication
 Send `Authorization: Token <key>`. Create a key on the **Account → API tokens** page (`/account/tokens/`): it starts
-with `qm_`, is shown once and can be revoked there; several per person are allowed. Keys issued by an operator with
-`python manage.py drf_create_token <email>` work the same way. A token acts as its user: only in organizations that
-user belongs to, and with the user's role (assessors see their own jobs, owners and admins the whole organization's).
-Objects of an organization you do not belong to answer `404`, never their data. Browser sessions work too (cookie
+with `qm_`, is shown once and can be revoked there; several per person are allowed (creating one needs a confirmed
+email address and a signed-in session: a request made with a token cannot create, list or revoke tokens). Keys issued
+by an operator with `python manage.py drf_create_token <email>` work the same way. A token acts as its user, with the
+user's role (assessors see their own jobs, owners and admins the whole organization's), and only in the organization
+it was created in — elsewhere it answers `401`; a super admin's token works in every organization. Changing or
+resetting the password revokes all of the user's tokens. Objects of an organization you do not belong to answer
+`404`, never their data. Browser sessions work too (cookie
 `sessionid`, with a CSRF token for writes).
 
 ## Envelope

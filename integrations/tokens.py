@@ -1,4 +1,9 @@
-"""Personal API tokens: create (the key is returned once), check, revoke. Only a SHA-256 hash is stored."""
+"""Personal API tokens: create (the key is returned once), check, revoke. Only a SHA-256 hash is stored.
+
+A token works in the organization it was created in, and nowhere else; a super admin's token works in every
+organization, and only while its user is a super admin. Changing or resetting a password revokes every token of the
+user (``revoke_all``, connected to allauth's signals in ``integrations.apps``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from django.utils import timezone
 from integrations.models import ApiToken
 
 KEY_START = "qm_"
+# Keys DRF's retired authtoken app issued: 40 hex characters, moved here hashed (migration 0003).
+LEGACY_PREFIX = "drf"
+LEGACY_KEY_LENGTH = 40
 # last_used_at is written at most this often per token, so authenticating costs one indexed read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_ACTIVE_TOKENS_PER_USER = 50
@@ -22,15 +30,22 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_token(user, name: str) -> tuple[ApiToken, str]:
-    """A new token for ``user``; returns it and its key, which is not stored and cannot be shown again."""
+def create_token(user, name: str, organization) -> tuple[ApiToken, str]:
+    """A new token for ``user`` that works in ``organization`` (a super admin's works in every organization);
+    returns it and its key, which is not stored and cannot be shown again."""
     name = (name or "").strip()[:100] or "API token"
     while True:
         prefix = secrets.token_hex(4)  # 8 characters
         if not ApiToken.objects.filter(prefix=prefix).exists():
             break
     key = f"{KEY_START}{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(user=user, name=name, prefix=prefix, key_hash=hash_key(key))
+    token = ApiToken.objects.create(
+        user=user,
+        organization=None if user.is_superuser else organization,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(key),
+    )
     return token, key
 
 
@@ -38,9 +53,16 @@ def too_many_tokens(user) -> bool:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS_PER_USER
 
 
+def legacy_prefix(key: str) -> str | None:
+    """The row prefix of a key DRF's authtoken app issued, or None when ``key`` is not such a key."""
+    if len(key) != LEGACY_KEY_LENGTH or any(c not in "0123456789abcdef" for c in key):
+        return None
+    return f"{LEGACY_PREFIX}{key[:10]}"
+
+
 def parse_prefix(key: str) -> str | None:
     if not key.startswith(KEY_START):
-        return None
+        return legacy_prefix(key)
     prefix, sep, secret = key[len(KEY_START) :].partition("_")
     if not sep or not prefix or not secret:
         return None
@@ -57,6 +79,13 @@ def check_key(key: str) -> ApiToken | None:
         return None
     record_use(token)
     return token
+
+
+def works_in(token: ApiToken, organization) -> bool:
+    """Whether the token may act in ``organization``: the one it was created in, or any for a super admin's."""
+    if token.organization_id is None:
+        return token.user.is_superuser
+    return organization is not None and token.organization_id == organization.pk
 
 
 def record_use(token: ApiToken) -> None:
@@ -76,5 +105,14 @@ def revoke_token(token: ApiToken) -> bool:
     return bool(done)
 
 
+def revoke_all(user) -> int:
+    """Revoke every active token of ``user`` (their password changed: whoever held a key must sign in again)."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 def tokens_of(user):
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")
+    return (
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        .select_related("organization")
+        .order_by("-created_at")
+    )

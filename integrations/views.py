@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from integrations import services, tokens
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from organizations.services import EmailNotVerified, require_verified_email
 
 # --- Tokens --------------------------------------------------------------------------------------------
 
@@ -37,10 +38,15 @@ def token_list(request):
         if not name:
             messages.error(request, "Give the token a name, so you recognise it later.")
             return _tokens_page(request, status=400)
+        try:
+            require_verified_email(request.user, "create API tokens")
+        except EmailNotVerified as exc:
+            messages.error(request, str(exc))
+            return _tokens_page(request, status=403)
         if tokens.too_many_tokens(request.user):
             messages.error(request, "You have too many active tokens; revoke some first.")
             return _tokens_page(request, status=400)
-        token, key = tokens.create_token(request.user, name)
+        token, key = tokens.create_token(request.user, name, request.organization)
         # Rendered, not redirected: the key exists only in this response.
         return _tokens_page(request, new_key=key, new_token=token, status=201)
     return _tokens_page(request)

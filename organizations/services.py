@@ -146,6 +146,29 @@ class RuleRefused(PermissionDenied):
     """A role rule refused the action; the message is a sentence for the person who tried."""
 
 
+class EmailNotVerified(RuleRefused):
+    """The action needs an email address its user has proved they own."""
+
+
+def has_verified_email(user) -> bool:
+    """Whether ``user`` has confirmed their address (super admins, made by operators, need not)."""
+    from allauth.account.models import EmailAddress
+
+    if user.is_superuser:
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
+
+
+def require_verified_email(user, action: str) -> None:
+    """Creating API tokens, inviting and accepting invitations need a confirmed address: otherwise whoever signed up
+    first under someone else's address could act as them."""
+    if not has_verified_email(user):
+        raise EmailNotVerified(
+            f"Confirm your email address ({user.email}) before you {action}: follow the link we emailed you, or "
+            "send a new one from your account's email page (/accounts/email/)."
+        )
+
+
 def _acting_membership(organization: Organization, by) -> Membership | None:
     return None if by is None or by.is_superuser else membership_for(by, organization)
 
@@ -173,6 +196,7 @@ def invite_member(*, organization: Organization, email: str, role: str = Role.ME
     """Invite an email address (owners and admins; only an owner may invite another owner). Inviting the same
     address again replaces its pending invitation with a fresh link."""
     require_manager(organization, by)
+    require_verified_email(by, "invite people")
     if role not in Role.values:
         raise ValidationError(f"Unknown role “{role}”.")
     if role == Role.OWNER and not _is_owner(organization, by):
@@ -221,6 +245,7 @@ def accept_invitation(invitation: Invitation, user: User) -> Membership:
         )
     if not invitation.is_pending:
         raise RuleRefused("This invitation has expired or was already used; ask for a new one.")
+    require_verified_email(user, "accept an invitation")
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(
             user=user, organization=invitation.organization, defaults={"role": invitation.role}

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from organizations.forms import AcceptInvitationForm, InviteForm, OrganizationSettingsForm, RoleForm
 from organizations.models import Invitation, Membership, Role, User
 from organizations.services import (
+    EmailNotVerified,
     RuleRefused,
     accept_invitation,
     change_role,
@@ -85,6 +86,9 @@ def member_invite(request):
             role=form.cleaned_data["role"],
             by=request.user,
         )
+    except EmailNotVerified as exc:
+        messages.error(request, str(exc))
+        return redirect("organizations:members")
     except RuleRefused:
         raise
     except ValidationError as exc:
@@ -220,7 +224,11 @@ def invitation_accept(request, token: str):
             context["wrong_user"] = True
             return render(request, "organizations/invitation_accept.html", context, status=403)
         if request.method == "POST":
-            accept_invitation(invitation, request.user)
+            try:
+                accept_invitation(invitation, request.user)
+            except EmailNotVerified as exc:
+                context["unverified"] = str(exc)
+                return render(request, "organizations/invitation_accept.html", context, status=403)
             messages.success(request, f"Welcome to {organization.name}.")
             return redirect("dashboard")
         return render(request, "organizations/invitation_accept.html", context)

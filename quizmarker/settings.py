@@ -56,7 +56,6 @@ SHARED_APPS = [
     "allauth",
     "allauth.account",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_celery_results",
     "django_celery_beat",
     "anymail",
@@ -334,9 +333,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Self-service tokens (hashed at rest) first; keys from `manage.py drf_create_token` keep working.
+        # Tokens hashed at rest, each working in one organization (integrations/tokens.py); DRF's own authtoken
+        # app, which kept keys in clear, is retired and its keys moved there (integrations migration 0003).
         "integrations.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["quizmarker.api.IsOrganizationMember"],
@@ -372,9 +371,8 @@ SPECTACULAR_SETTINGS = {
         },
         {"url": "http://demo.localhost:8000", "description": "make run (development)"},
     ],
-    # Both token classes read `Authorization: Token <key>`: the schema shows them as one scheme, tokenAuth.
     "AUTHENTICATION_WHITELIST": [
-        "rest_framework.authentication.TokenAuthentication",
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -140,11 +140,11 @@ def prepare(args) -> dict:
     setup = (
         "from organizations.models import User, Organization;"
         "from organizations.services import create_organization;"
-        "from rest_framework.authtoken.models import Token;"
+        "from integrations.tokens import create_token;"
         "u = User.objects.create_user('bench@bench.test', None);"
         "o = create_organization(name='Bench', slug='bench', owner=u, plan='enterprise');"
         "o.notify_on_grading_complete = False; o.save();"
-        "print(Token.objects.create(user=u).key)"
+        "print(create_token(u, 'bench', o)[1])"
     )
     out = (
         subprocess.run(

@@ -46,6 +46,7 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
 
     (pytest-django's own fixture only sets up a database when some collected test uses its `db` fixtures; tests
     that need a real worker use `live_db` instead, so the database is always set up here.)"""
+    from allauth.account.models import EmailAddress
     from django.test.utils import setup_databases, teardown_databases
 
     from organizations.models import Membership, Role, User
@@ -64,6 +65,8 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         beta.save(update_fields=["ai_provider"])
         Membership.objects.create(user=bob, organization=alpha, role=Role.MEMBER)
         Membership.objects.create(user=dana, organization=alpha, role=Role.ADMIN)
+        for user in (alice, bob, dana, charlie):  # they confirmed their addresses (tokens and invitations need it)
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     yield
     with django_db_blocker.unblock():
         teardown_databases(db_config, verbosity=0)
@@ -139,14 +142,13 @@ def web():
 
 @pytest.fixture
 def api():
-    """An API client for an organization's host, authenticated with the user's DRF token."""
-    from rest_framework.authtoken.models import Token
+    """An API client for an organization's host, authenticated with a token of the user's made for that host."""
+    from tests.helpers import api_key
 
     def _api(organization, user=None) -> APIClient:
         client = APIClient(HTTP_HOST=organization.host)
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user, organization)}")
         return client
 
     return _api

@@ -89,3 +89,10 @@ def url_routes(urlconf: str = "quizmarker.urls_tenant"):
                 yield prefix + str(pattern.pattern)
 
     return walk(get_resolver(urlconf).url_patterns)
+
+
+def api_key(user, organization) -> str:
+    """A fresh API token key of ``user`` that works in ``organization`` (a super admin's works everywhere)."""
+    from integrations.tokens import create_token
+
+    return create_token(user, "tests", organization)[1]

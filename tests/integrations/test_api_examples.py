@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -11,10 +12,10 @@ import threading
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
 from integrations.models import ApiToken
-from integrations.tokens import create_token
 from tests.helpers import ROOT, SHEETS
 
 pytestmark = [pytest.mark.worker]
@@ -40,7 +41,11 @@ def live_server_url(live_db):
 
 @pytest.fixture
 def example_env(live_server_url, personas):
-    token, key = create_token(personas.bob, "examples")
+    # The README's way: `manage.py drf_create_token <email> | awk '{print $3}'`.
+    out = io.StringIO()
+    call_command("drf_create_token", personas.bob.email, "--name", "examples", stdout=out)
+    key = out.getvalue().split()[2]
+    token = ApiToken.objects.get(user=personas.bob, name="examples", revoked_at__isnull=True)
     port = live_server_url.rsplit(":", 1)[1]
     yield {
         **os.environ,

@@ -110,7 +110,7 @@ def personal_token_client(organization, user):
 
     from integrations.tokens import create_token
 
-    token, key = create_token(user, "poller")
+    token, key = create_token(user, "poller", organization)
     client = APIClient(HTTP_HOST=organization.host)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client, token

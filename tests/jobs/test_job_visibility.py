@@ -130,11 +130,10 @@ def test_a_wrong_token_is_a_401_not_authenticated(personas):
 
 @pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/jobs/stats", "/api/v1/jobs/{id}"])
 def test_the_api_on_the_bare_host_is_a_404_envelope(api, personas, alpha_jobs, path):
-    from rest_framework.authtoken.models import Token
+    from tests.helpers import api_key
 
-    token, _ = Token.objects.get_or_create(user=personas.alice)
     client = APIClient(HTTP_HOST="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(personas.alice, personas.alpha)}")
 
     assert_not_found(client.get(path.format(id=alpha_jobs["alice"].pk)))
     assert_not_found(APIClient(HTTP_HOST="localhost").get(path.format(id=alpha_jobs["alice"].pk)))

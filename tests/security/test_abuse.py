@@ -14,11 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, User
-from tests.helpers import sheet, upload, url_routes, wait_for_job
+from tests.helpers import api_key, sheet, upload, url_routes, wait_for_job
 from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 # --- Throttles under a burst ----------------------------------------------------------------------
@@ -28,8 +27,7 @@ from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 def burst_user(live_db, personas):
     user = User.objects.create_user(f"burst-{uuid.uuid4().hex[:8]}@alpha.test", "not-used-here")
     Membership.objects.create(user=user, organization=personas.alpha, role="member")
-    token = Token.objects.create(user=user)
-    yield user, token.key
+    yield user, api_key(user, personas.alpha)
     user.delete()
 
 
@@ -159,8 +157,8 @@ def test_the_provider_key_and_api_tokens_never_reach_the_logs(canary_worker, api
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    client = api(personas.alpha, personas.dana)
-    token = Token.objects.get(user=personas.dana).key
+    token = api_key(personas.dana, personas.alpha)
+    client = APIClient(HTTP_HOST=personas.alpha.host, HTTP_AUTHORIZATION=f"Token {token}")
     try:
         extraction = wait_for_job(upload(client, sheet("s05_std05_dkg_p1.png"))["job_id"], timeout=60)
         assert extraction.status == "completed", extraction.error_message

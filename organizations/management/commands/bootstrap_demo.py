@@ -1,5 +1,6 @@
 """Create (idempotently) the demo organization with an owner and an assessor, and a super admin."""
 
+from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 
 from organizations.models import Membership, Organization, Role, User
@@ -32,6 +33,8 @@ class Command(BaseCommand):
                 else:
                     user = User.objects.create_user(email, password, full_name=name)
                 self.stdout.write(f"Created user {email}")
+            # Demo addresses count as confirmed, so the demo people may create API tokens and invite.
+            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
             if role is not None:
                 Membership.objects.get_or_create(user=user, organization=organization, defaults={"role": role})
         self.stdout.write(
