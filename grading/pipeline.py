@@ -43,6 +43,12 @@ logger = logging.getLogger(__name__)
 LOW_LEGIBILITY = 0.4
 
 
+def hard_to_read(legibility: float | None) -> bool:
+    """Whether the reader was unsure of an answer's words. No value (a typed sheet's text layer) is read for sure; 0.0
+    is not "no value": the reader could not read it at all."""
+    return legibility is not None and legibility < LOW_LEGIBILITY
+
+
 def provider_for(organization) -> Provider:
     return get_provider(organization.ai_provider or settings.QUIZMARKER_AI_PROVIDER)
 
@@ -204,7 +210,7 @@ def _save_script(script: Script, job, standard_id: int | None) -> Submission:
             if q.number in questions:  # an answer that continues on the next page
                 existing = questions[q.number]
                 existing.answer_text = f"{existing.answer_text} {q.answer}".strip()
-                existing.legibility = min(existing.legibility or 1.0, q.legibility)
+                existing.legibility = min(existing.legibility, q.legibility)
                 continue
             questions[q.number] = QuestionResult(
                 submission=submission,
@@ -327,7 +333,7 @@ def grade_script(
             flagged[q.number] = "The answer contains text addressed to the marker; it was ignored when marking."
         answer = AnswerToGrade(number=q.number, question=q.question_text, answer=cleaned, max_score=float(q.max_score))
         if not cleaned or cleaned.lower() in {"[illegible]", "illegible"}:
-            if (q.legibility or 1.0) < LOW_LEGIBILITY or cleaned:
+            if hard_to_read(q.legibility) or cleaned:
                 prefilled[q.number] = _no_score(answer, "the answer could not be read")
             else:
                 prefilled[q.number] = Grade(
@@ -358,7 +364,7 @@ def grade_script(
         reasons = [grade.review_reason] if grade.review_reason else []
         if number in flagged:
             reasons.append(flagged[number])
-        if (by_number[number].legibility or 1.0) < LOW_LEGIBILITY and grade.score is not None:
+        if hard_to_read(by_number[number].legibility) and grade.score is not None:
             reasons.append("The handwriting was hard to read; check the transcription.")
         grade.needs_review = bool(reasons)
         grade.review_reason = " ".join(reasons)[:300]

@@ -96,3 +96,28 @@ def api_key(user, organization) -> str:
     from integrations.tokens import create_token
 
     return create_token(user, "tests", organization)[1]
+
+
+# The fake AI's feedback for question n (tests/fakeopenai, grade_answer): each names its question, so a grade stored
+# on another question's row shows.
+FULL_MARKS = "A full answer to question {} that covers the key points in enough detail."
+PARTIAL_MARKS = (
+    "A partial answer to question {}: it is on the right lines but needs more detail and a specific example."
+)
+TOO_BRIEF = "The answer to question {} is too brief to earn credit; explain the point in full sentences."
+UNSURE = "The AI was unsure of this mark (confidence 40%)."
+
+
+def marks(questions) -> dict[int, tuple]:
+    """Each question's AI result by number, as (ai_score as text or None, ai_feedback, needs_review, review_reason);
+    from QuestionResult rows or the API's question objects."""
+    rows = {}
+    for q in questions:
+        q = (
+            q
+            if isinstance(q, dict)
+            else {f: getattr(q, f) for f in ("number", "ai_score", "ai_feedback", "needs_review", "review_reason")}
+        )
+        score = None if q["ai_score"] is None else f"{float(q['ai_score']):.2f}"
+        rows[q["number"]] = (score, q["ai_feedback"], q["needs_review"], q["review_reason"])
+    return dict(sorted(rows.items()))

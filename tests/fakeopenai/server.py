@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -206,6 +207,7 @@ class _Plan:
     content: Any = None
     has_content: bool = False
     scripted: bool = False
+    when: str | None = None  # used only for a request whose text contains this
 
     @property
     def label(self) -> str | None:
@@ -270,6 +272,11 @@ def _validate_extraction(value: object) -> dict[str, Any]:
 def _parse_script_entry(entry: object) -> _Plan:
     if not isinstance(entry, Mapping):
         raise FakeOpenAIConfigError(f"script response must be an object, got {entry!r}")
+    when = entry.get("when")
+    if when is not None and (not isinstance(when, str) or not when):
+        raise FakeOpenAIConfigError("script when must be a non-empty string (text the request must contain)")
+    if when is not None:
+        return dataclasses.replace(_parse_script_entry({k: v for k, v in entry.items() if k != "when"}), when=when)
     keys = set(entry) & {"fault", "json", "status"}
     if len(keys) != 1 or set(entry) - {"fault", "json", "status", "message"}:
         raise FakeOpenAIConfigError(
@@ -367,11 +374,12 @@ class _State:
             self._scripts.extend((str(kind), plan) for plan in plans)
             return len(self._scripts)
 
-    def plan_for(self, kind: str) -> _Plan:
-        """Consume the oldest matching scripted response, else draw a random fault."""
+    def plan_for(self, kind: str, text: str = "") -> _Plan:
+        """Consume the oldest matching scripted response (of this kind, and whose ``when`` the request's text
+        contains), else draw a random fault."""
         with self._lock:
             for index, (script_kind, plan) in enumerate(self._scripts):
-                if script_kind in (kind, "any"):
+                if script_kind in (kind, "any") and (plan.when is None or plan.when in text):
                     del self._scripts[index]
                     return plan
             draw = self._rng.random()
@@ -954,7 +962,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = _tokens(serialized)
         entry["prompt_tokens"] = prompt_tokens
         payload = _model_output(request, settings.default_extraction)
-        plan = state.plan_for(request.kind)
+        plan = state.plan_for(request.kind, "\n".join(_content_text(m.get("content")) for m in request.messages))
         entry.update(fault=plan.label, scripted=plan.scripted)
         if plan.status is not None:
             return _error_reply(_status_error(plan.status, plan.message, settings.retry_after))
@@ -1187,7 +1195,9 @@ class FakeOpenAI:
 
         Returns the number of scripted responses now pending.  Each response is
         ``{"fault": name | "none"}``, ``{"json": value}`` (returned as the message
-        content) or ``{"status": code, "message"?: text}``.
+        content) or ``{"status": code, "message"?: text}``, each with an optional
+        ``"when": text``: used only for a request whose messages contain that text
+        (say ``"Page 2 of"``, when pages are read concurrently).
         """
         return self._state.add_script(kind, list(responses))
 

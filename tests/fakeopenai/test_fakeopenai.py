@@ -383,6 +383,25 @@ def test_scripted_json_is_returned_verbatim(fake: FakeOpenAI, client: openai.Ope
     assert fake.requests()[-1]["scripted"] is True
 
 
+def test_a_scripted_reply_with_when_answers_only_the_request_that_mentions_it(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    second = {"student_name": "Second Page", "standard": None, "questions": []}
+    fake.script("PageExtraction", [{"json": second, "when": "Page 2 of"}])
+
+    def read(text: str) -> PageExtraction:
+        messages = page_messages()
+        messages[1]["content"][0]["text"] = text  # type: ignore[index]
+        reply = client.chat.completions.parse(model=MODEL, messages=messages, response_format=PageExtraction)
+        return reply.choices[0].message.parsed
+
+    assert read("Page 1 of the script:").student_name == default_extraction()["student_name"]
+    assert read("Page 2 of the script:").student_name == "Second Page"
+    assert read("Page 2 of the script:").student_name == default_extraction()["student_name"], "used once"
+    with pytest.raises(FakeOpenAIConfigError):
+        fake.script("PageExtraction", [{"json": second, "when": ""}])
+
+
 def test_concurrent_requests_overlap(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.configure(latency=0.5)
 

@@ -9,6 +9,7 @@ import pytest
 from grading.providers.openai_provider import OpenAIProvider
 from grading.providers.schemas import AnswerToGrade, InvalidReply
 from grading.standards import get_standard, reference_text
+from tests.helpers import PARTIAL_MARKS, TOO_BRIEF, UNSURE
 
 ANSWERS = [
     AnswerToGrade(number=1, question="What is person-centred care?", answer="Care around the person.", max_score=2),
@@ -32,8 +33,12 @@ def _grade(provider):
 
 def test_a_usable_reply_is_parsed_with_its_usage(provider):
     grades, [usage] = _grade(provider)
-    assert [g.number for g in grades] == [1, 2]
-    assert all(0 <= g.score <= g.max_score for g in grades)
+    assert [
+        (g.number, g.score, g.max_score, g.feedback, g.confidence, g.needs_review, g.review_reason) for g in grades
+    ] == [
+        (1, 0.5, 2, PARTIAL_MARKS.format(1), 0.4, True, UNSURE),
+        (2, 0.0, 1, TOO_BRIEF.format(2), 0.4, True, UNSURE),
+    ]
     assert usage.succeeded and usage.prompt_tokens > 0 and usage.completion_tokens > 0
     assert usage.cached_tokens >= 0
 
@@ -59,3 +64,23 @@ def test_a_score_out_of_range_is_refused(provider, openai_server):
     openai_server.script("ScriptGrading", [{"fault": "invalid"}])  # valid JSON, a score above the maximum
     with pytest.raises(InvalidReply, match="impossible score"):
         _grade(provider)
+
+
+def test_results_in_another_order_are_matched_to_their_questions_by_number(provider, openai_server):
+    def result(number, score, max_score):
+        feedback = f"Feedback for question {number}."
+        return {
+            "number": number,
+            "score": score,
+            "max_score": max_score,
+            "feedback": feedback,
+            "confidence": 0.9,
+            "instruction_attempt": False,
+        }
+
+    openai_server.script("ScriptGrading", [{"json": {"results": [result(2, 1.0, 1), result(1, 1.5, 2)]}}])
+    grades, _ = _grade(provider)
+    assert [(g.number, g.score, g.feedback, g.needs_review) for g in grades] == [
+        (1, 1.5, "Feedback for question 1.", False),
+        (2, 1.0, "Feedback for question 2.", False),
+    ]

@@ -1,6 +1,7 @@
 """From uploaded answer sheets to graded results, through the API and a real Celery worker, with both providers."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
 from grading.models import Submission
+from grading.providers.schemas import GRADING_PROMPT_VERSION
 from integrations import services as webhooks
 from integrations.models import CallbackSecret, WebhookDelivery
 from jobs.models import BackgroundJob
-from tests.helpers import ROOT, mail_dir, sheet, wait_for_job
+from tests.helpers import (
+    FULL_MARKS,
+    PARTIAL_MARKS,
+    ROOT,
+    TOO_BRIEF,
+    UNSURE,
+    mail_dir,
+    marks,
+    sheet,
+    wait_for_job,
+)
 from tests.integrations.receiver import Receiver
 
 pytestmark = [pytest.mark.worker]
@@ -67,7 +79,7 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
             {"number": 3, "question": "What is a near miss?", "answer": "", "legibility": 0.9},
         ],
     }
-    openai_server.script("PageExtraction", [{"json": page}, {"json": second}])
+    openai_server.script("PageExtraction", [{"json": page, "when": "Page 1 of"}, {"json": second, "when": "Page 2 of"}])
     accepted = _upload(client, sheet("s03_std03_rufscript_p1_phone.jpg"), sheet("s03_std03_rufscript_p2_phone.jpg"))
     assert accepted["status"] == "queued"
     assert accepted["job_status_url"].endswith(f"/api/v1/jobs/{accepted['job_id']}")
@@ -89,17 +101,18 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
     detail = client.get(f"/api/v1/submissions/{submission_id}").json()["data"]
     assert detail["standard"] == 3
     assert detail["student"]["full_name"] == "Jane Doe"  # the fake's transcription names her
-    assert detail["provider"] == "openai" and detail["model"] == "gpt-4.1-mini"
-    assert detail["prompt_version"] == "grade-v1"
-    assert detail["prompt_tokens"] > 0
-    for question in detail["questions"]:
-        assert question["ai_score"] is not None
-        assert 0 <= float(question["ai_score"]) <= float(question["max_score"])
-        assert question["ai_feedback"]
-    assert detail["total_score"] is not None
-
     grading_calls = [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"]
     assert len(grading_calls) == 1, "one combined call grades the whole script"
+    assert detail["provider"] == "openai" and detail["model"] == grading_calls[0]["model"], "the model that graded"
+    assert detail["prompt_version"] == GRADING_PROMPT_VERSION
+    assert detail["prompt_tokens"] > 0
+    assert marks(detail["questions"]) == {
+        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
+        2: ("1.50", PARTIAL_MARKS.format(2), False, ""),
+        3: ("0.00", "No answer was written.", False, ""),  # left blank, clearly legible: a sure 0, not the AI's
+    }
+    assert float(detail["total_score"]) == 3.0 and float(detail["max_score"]) == 6.0
+    assert detail["status"] == "graded"
     prompt = json.dumps(grading_calls[0]["messages"])
     assert "Jane Doe" not in prompt, "the student's name is never sent to the grading call"
     assert prompt.index("<reference") < prompt.index("<answers>"), "stable reference material comes first"
@@ -112,6 +125,83 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
     mails = [m for m in _mails_to("bob@alpha.test") if "Jane Doe" in m and "Alpha Care Training" in m]
     assert len(mails) == 1, "the assessor gets exactly one email"
     assert "text/html" in mails[0] and "/submissions/" in mails[0]
+
+
+LONG_ANSWER = "Respect their choice, explain the risks calmly, record it and tell my supervisor about it today."
+
+
+def _question(number: int, answer: str, legibility: float) -> dict:
+    return {"number": number, "question": f"Question {number}?", "answer": answer, "legibility": legibility}
+
+
+def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_scoring_zero(
+    celery_worker, live_db, personas, api, openai_server
+):
+    page = {
+        "student_name": "Pat Smudge",
+        "standard": 3,
+        "questions": [
+            _question(1, LONG_ANSWER, 0.9),
+            _question(2, "", 0.0),  # nothing could be read: not the same as a blank answer
+            _question(3, LONG_ANSWER, 0.1),  # read, but unsure of the words
+            _question(4, "", 0.9),  # clearly left blank
+        ],
+    }
+    openai_server.script("PageExtraction", [{"json": page}])
+    client = api(personas.alpha, personas.bob)
+    accepted = _upload(client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true")
+    extraction = wait_for_job(accepted["job_id"])
+    assert extraction.status == "completed", extraction.error_message
+    grading = wait_for_job(extraction.result["grading_job_id"])
+    assert grading.status == "completed", grading.error_message
+
+    detail = client.get(f"/api/v1/submissions/{grading.result['submission_ids'][0]}").json()["data"]
+    assert marks(detail["questions"]) == {
+        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
+        2: (None, "", True, "The AI could not grade this answer (the answer could not be read); please mark it."),
+        3: ("1.50", PARTIAL_MARKS.format(3), True, "The handwriting was hard to read; check the transcription."),
+        4: ("0.00", "No answer was written.", False, ""),
+    }
+    assert detail["status"] == "needs_review" and detail["total_score"] is None
+    assert grading.result["submissions"][0]["needs_review"] == 2
+    [call] = [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"]
+    sent = json.loads(re.search(r"<answers>(.*?)</answers>", call["messages"][-1]["content"], re.DOTALL).group(1))
+    assert [a["number"] for a in sent] == [1, 3], "only answers with words in them are sent to be graded"
+
+
+def test_several_learners_in_one_upload_are_graded_each_on_their_own_questions(
+    celery_worker, live_db, personas, api, openai_server
+):
+    short = "Ask them what they want."
+    pages = [
+        {"student_name": "Jane Doe", "standard": 3, "questions": [_question(1, LONG_ANSWER, 0.9)]},
+        {"student_name": None, "standard": None, "questions": [_question(2, short, 0.9)]},
+        {"student_name": "Sam Lee", "standard": 3, "questions": [_question(1, short, 0.9), _question(2, "", 0.9)]},
+    ]
+    openai_server.script(  # pages are read concurrently: each reply goes to its own page
+        "PageExtraction", [{"json": page, "when": f"Page {n} of"} for n, page in enumerate(pages, start=1)]
+    )
+    client = api(personas.alpha, personas.bob)
+    files = [sheet("s05_std05_dkg_p1.png"), sheet("s05_std05_dkg_p2.png"), sheet("s07_std07_dancing-script_p1.png")]
+    accepted = _upload(client, *files, standard_id=3, grade="true")
+    extraction = wait_for_job(accepted["job_id"])
+    assert extraction.status == "completed", extraction.error_message
+    assert [s["pages"] for s in extraction.result["submissions"]] == [2, 1]
+    grading = wait_for_job(extraction.result["grading_job_id"])
+    assert grading.status == "completed", grading.error_message
+
+    assert sorted(grading.result["submission_ids"]) == sorted(extraction.result["submission_ids"])
+    jane, sam = (client.get(f"/api/v1/submissions/{pk}").json()["data"] for pk in extraction.result["submission_ids"])
+    assert jane["student"]["full_name"] == "Jane Doe" and sam["student"]["full_name"] == "Sam Lee"
+    assert marks(jane["questions"]) == {
+        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
+        2: ("0.50", PARTIAL_MARKS.format(2), True, UNSURE),
+    }
+    assert marks(sam["questions"]) == {
+        1: ("0.50", PARTIAL_MARKS.format(1), True, UNSURE),
+        2: ("0.00", "No answer was written.", False, ""),
+    }
+    assert [q["answer_text"] for q in jane["questions"]] == [LONG_ANSWER, short]
 
 
 def _event_job_id(received) -> str | None:
@@ -152,8 +242,12 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
     assert grading.result["submission_ids"] == extraction.result["submission_ids"]
     detail = client.get(f"/api/v1/submissions/{grading.result['submission_ids'][0]}").json()["data"]
     assert detail["grading_job_id"] == grading_job_id and detail["standard"] == 5
-    assert detail["status"] in ("graded", "needs_review") and detail["graded_by"] == "dana@alpha.test"
-    assert all(q["ai_score"] is not None for q in detail["questions"] if not q["needs_review"])
+    assert detail["status"] == "graded" and detail["graded_by"] == "dana@alpha.test"
+    assert marks(detail["questions"]) == {  # the fake's default page, graded by the fake
+        1: ("2.00", FULL_MARKS.format(1), False, ""),
+        2: ("2.00", FULL_MARKS.format(2), False, ""),
+        3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
+    }
     assert "Grading started as the upload asked." in extraction.events.values_list("message", flat=True)
 
 
@@ -215,7 +309,11 @@ def test_the_local_provider_reads_and_grades_with_no_ai_service(celery_worker, l
         assert submission.student.full_name.startswith("Amelia H")  # as OCR reads it; accuracy is measured elsewhere
         questions = list(submission.questions.order_by("number"))
         assert [q.number for q in questions] == list(range(1, len(questions) + 1)) and len(questions) >= 4
-        assert all(q.ai_feedback for q in questions if q.ai_score is not None)
+        scored = [q for q in questions if q.ai_score is not None]
+        assert scored, "the local grader scored something"
+        assert all(q.ai_feedback and 0 <= q.ai_score <= q.max_score for q in scored)
+        assert all(q.needs_review and q.review_reason for q in questions if q.ai_score is None)
+        assert submission.status == ("needs_review" if any(q.needs_review for q in questions) else "graded")
 
 
 def test_a_bad_combined_reply_falls_back_to_question_by_question_and_never_invents_a_score(
@@ -233,11 +331,17 @@ def test_a_bad_combined_reply_falls_back_to_question_by_question_and_never_inven
     assert job.status == "completed", job.error_message
     with schema_context("alpha"):
         submission = Submission.objects.get(pk=job.result["submission_ids"][0])
-        q1, q2, q3 = submission.questions.order_by("number")[:3]
-        assert q1.ai_score is not None and not q1.needs_review
-        assert q2.ai_score is None and q2.needs_review
-        assert "could not grade" in q2.review_reason
-        assert q3.ai_score is not None
+        assert marks(submission.questions.all()) == {
+            1: ("2.00", FULL_MARKS.format(1), False, ""),
+            2: (
+                None,
+                "",
+                True,
+                "The AI could not grade this answer (The AI's reply could not be used (ValidationError)); "
+                "please mark it.",
+            ),
+            3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
+        }
         assert submission.total_score is None, "no total while a question is unscored"
         assert submission.status == "needs_review"
     assert any("question by question" in e.message for e in job.events.all())
@@ -272,9 +376,17 @@ def test_text_that_instructs_the_marker_is_flagged_and_cannot_raise_the_score(
     assert wait_for_job(accepted["job_id"]).status == "completed"
     job = wait_for_job(_grade(client, accepted["job_id"], 3)["job_id"])
     with schema_context("alpha"):
-        q1 = Submission.objects.get(pk=job.result["submission_ids"][0]).questions.get(number=1)
-        assert q1.needs_review and "addressed to the marker" in q1.review_reason
-        assert q1.ai_score == 0
+        questions = Submission.objects.get(pk=job.result["submission_ids"][0]).questions.all()
+        assert marks(questions) == {
+            # Only the instruction was written: with it removed, nothing is left to mark.
+            1: (
+                "0.00",
+                "No answer was written.",
+                True,
+                "The answer contains text addressed to the marker; it was ignored when marking.",
+            ),
+            2: ("0.00", TOO_BRIEF.format(2), True, UNSURE),
+        }
     graded = [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"][0]
     assert "give full marks" not in json.dumps(graded["messages"]).lower()
 
