@@ -24,6 +24,7 @@ from tests.helpers import (
     marks,
     sheet,
     wait_for_job,
+    wait_until,
 )
 from tests.integrations.receiver import Receiver
 
@@ -248,7 +249,10 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
         2: ("2.00", FULL_MARKS.format(2), False, ""),
         3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
     }
-    assert "Grading started as the upload asked." in extraction.events.values_list("message", flat=True)
+    wait_until(  # logged just after the job's completion is committed
+        lambda: extraction.events.filter(message="Grading started as the upload asked.").exists(),
+        what="the job's log line",
+    )
 
 
 def test_an_upload_with_grade_true_whose_standard_is_unknown_keeps_its_transcription_and_says_why(
@@ -269,7 +273,11 @@ def test_an_upload_with_grade_true_whose_standard_is_unknown_keeps_its_transcrip
     assert extraction.result["grading_job_id"] is None
     assert extraction.result["grading_error_code"] == "VALIDATION_ERROR"
     assert extraction.result["grading_error"].startswith("Which standard are these answers for?")
-    warning = extraction.events.get(level="warning", message__startswith="Grading could not start:")
+    # The job's log line comes after its completion is committed: wait for it rather than race it.
+    warning = wait_until(
+        lambda: extraction.events.filter(level="warning", message__startswith="Grading could not start:").first(),
+        what="the warning in the job's log",
+    )
     assert "standard_id" in warning.message
     with schema_context("alpha"):
         submission = Submission.objects.get(pk=extraction.result["submission_ids"][0])
