@@ -90,38 +90,25 @@ def verify(secret: str, header: str, body: str | bytes, tolerance_seconds: int =
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_private_address(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-
-
 def validate_url(url: str) -> str:
-    """An address we may send to: https in production; in development and tests also http, and loopback hosts."""
+    """An address we may send to: https (http too in development), no credentials, and no literal address we would
+    refuse to connect to. Host names are checked again, resolved, at every send (``transport.checked_address``)."""
     url = (url or "").strip()
     URLValidator(schemes=["http", "https"], message="Enter a full web address starting with https://.")(url)
     parts = urlsplit(url)
-    development = settings.DEBUG or settings.TESTING
     if parts.username or parts.password:
         raise ValidationError("Put credentials in your receiver's configuration, not in the address.")
-    if _is_loopback(parts.hostname or ""):
-        if not development:
-            raise ValidationError("Loopback addresses are accepted only in development.")
-        return url
-    if not development and _is_private_address(parts.hostname or ""):
-        raise ValidationError("Private network addresses cannot receive webhooks.")
+    host = (parts.hostname or "").strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:
+        literal = bool(ipaddress.ip_address(host))
+    except ValueError:
+        literal = False
+    if literal and not transport.address_allowed(host):
+        raise ValidationError("Private, loopback and other non-public network addresses cannot receive webhooks.")
+    if literal and ipaddress.ip_address(host).is_loopback:
+        return url  # the test suite's own receivers (WEBHOOKS_ALLOW_LOOPBACK), on plain http
     if parts.scheme != "https" and not settings.DEBUG:
         raise ValidationError("Webhook addresses must use https://.")
     return url
@@ -398,8 +385,14 @@ def deliver(delivery_id) -> str:
         code = transport.post(delivery.url, body.encode(), headers, timeout=TIMEOUT_SECONDS)
         if not 200 <= code < 300:
             error = f"The receiver answered {code}."
-    except Exception as exc:  # connection refused, timeout, TLS, DNS: all worth another try
-        error = f"{type(exc).__name__}: {exc}"[:300]
+    except transport.DeliveryError as exc:  # shown by category: an exception's text can carry internal detail
+        error = f"{exc.category}: {transport.CATEGORIES[exc.category]}"
+        if exc.permanent:
+            _finish(delivery, DeliveryStatus.FAILED, error=error)
+            return "failed"
+    except Exception:  # anything else is worth another try too, and its text is for the log only
+        logger.exception("Webhook delivery %s failed unexpectedly", delivery.pk)
+        error = "connection failed: The delivery failed; we will try again."
     latency = int((time.monotonic() - started) * 1000)
     if not error:
         _finish(delivery, DeliveryStatus.DELIVERED, code=code, latency=latency)

@@ -401,6 +401,13 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
 
+# --- Webhooks ---------------------------------------------------------------------------------
+# Receivers on loopback addresses (127.0.0.0/8, ::1). For the test suite's own receivers; refused outside tests and
+# development, since a webhook must never reach the server's own services.
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", TESTING)
+if WEBHOOKS_ALLOW_LOOPBACK and not (TESTING or DEBUG):
+    raise ImproperlyConfigured("WEBHOOKS_ALLOW_LOOPBACK is for tests and development only; unset it in production.")
+
 # --- Ops --------------------------------------------------------------------------------------
 FLOWER_URL = env_str("FLOWER_URL", "http://localhost:5555")
 

@@ -159,6 +159,7 @@ def test_real_jobs_send_signed_webhooks_to_endpoints_and_to_a_jobs_callback_url(
 def test_urls_for_webhooks_must_be_https_outside_development(settings):
     settings.DEBUG = False
     settings.TESTING = False
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
     with pytest.raises(services.ValidationError):
         services.validate_url("http://example.com/hook")
     with pytest.raises(services.ValidationError):
@@ -167,4 +168,5 @@ def test_urls_for_webhooks_must_be_https_outside_development(settings):
         services.validate_url("https://10.0.0.5/hook")
     assert services.validate_url("https://example.com/hook") == "https://example.com/hook"
     settings.TESTING = True
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
     assert services.validate_url("http://localhost:8080/hook")
