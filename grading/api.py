@@ -82,6 +82,7 @@ class UploadView(APIView):
                 files=files,
                 session=session,
                 standard_id=fields.validated_data.get("standard_id"),
+                mark_scheme_id=fields.validated_data.get("mark_scheme_id"),
                 session_label=fields.validated_data.get("session_label", ""),
                 grade=fields.validated_data["grade"],
             )
@@ -124,6 +125,7 @@ class GradeView(APIView):
                 user=request.user,
                 submissions=submissions,
                 standard_id=data.get("standard_id"),
+                mark_scheme_id=data.get("mark_scheme_id"),
             )
             attach_callback(job, data.get("callback_url"))
         return ok(accepted_body(request, job, len(submissions) * SECONDS_PER_SCRIPT), status.HTTP_202_ACCEPTED)
@@ -153,7 +155,7 @@ class SubmissionQuery(serializers.Serializer):
 
 
 def _submissions():
-    return Submission.objects.select_related("student").prefetch_related(
+    return Submission.objects.select_related("student", "mark_scheme").prefetch_related(
         Prefetch("questions", queryset=QuestionResult.objects.order_by("number"))
     )
 

@@ -6,6 +6,17 @@ from grading.models import QuestionResult, Student, Submission
 from integrations.fields import CallbackUrlField
 
 
+class MarkSchemeVersionSerializer(serializers.Serializer):
+    """Which mark scheme version a submission was marked with."""
+
+    id = serializers.IntegerField()
+    key = serializers.UUIDField()
+    standard = serializers.IntegerField()
+    title = serializers.CharField()
+    version = serializers.IntegerField()
+    state = serializers.CharField()
+
+
 class QuestionResultSerializer(serializers.ModelSerializer):
     score = serializers.DecimalField(
         source="effective_score", max_digits=5, decimal_places=2, read_only=True, allow_null=True
@@ -21,6 +32,9 @@ class QuestionResultSerializer(serializers.ModelSerializer):
             "page_number",
             "legibility",
             "max_score",
+            "outside_scheme",
+            "detected_number",
+            "detected_max_score",
             "score",
             "feedback",
             "ai_score",
@@ -44,6 +58,7 @@ class StudentSerializer(serializers.ModelSerializer):
 class SubmissionSerializer(serializers.ModelSerializer):
     student = StudentSerializer(read_only=True)
     needs_review = serializers.SerializerMethodField()
+    mark_scheme = MarkSchemeVersionSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Submission
@@ -53,6 +68,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "detected_student_name",
             "standard",
             "detected_standard",
+            "mark_scheme",
             "status",
             "needs_review",
             "page_count",
@@ -89,6 +105,7 @@ class GradeRequestSerializer(serializers.Serializer):
     upload_job_id = serializers.UUIDField(required=False)
     submission_id = serializers.UUIDField(required=False)
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99)
+    mark_scheme_id = serializers.IntegerField(required=False, min_value=1)
     callback_url = CallbackUrlField(required=False)
 
     def validate(self, data):
@@ -99,6 +116,7 @@ class GradeRequestSerializer(serializers.Serializer):
 
 class UploadFieldsSerializer(serializers.Serializer):
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99, allow_null=True)
+    mark_scheme_id = serializers.IntegerField(required=False, min_value=1, allow_null=True)
     grade = serializers.BooleanField(required=False, default=False)
     session_id = serializers.UUIDField(required=False, allow_null=True)
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)

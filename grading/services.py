@@ -15,6 +15,8 @@ from grading.uploads import CheckedFile, store_files
 from integrations import services as webhooks
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
 from jobs.services import start_job
+from markschemes.models import MarkScheme, SchemeState
+from markschemes.services import published_for_standard
 from organizations.usage import quizzes_this_month
 from quizmarker.api import ApiError
 
@@ -32,6 +34,40 @@ def _unknown_standard(standard_id) -> ApiError:
     )
 
 
+def choose_mark_scheme(*, standard_id: int | None, mark_scheme_id: int | None) -> MarkScheme | None:
+    """The scheme version to mark with: the published scheme named by id, else the standard's published scheme.
+    None when neither is given (the standard the sheet shows decides later). Chosen when grading is asked for, so a
+    version published while the scripts are graded changes nothing for them."""
+    if mark_scheme_id is not None:
+        scheme = MarkScheme.objects.filter(pk=mark_scheme_id).first()
+        if scheme is None or scheme.state != SchemeState.PUBLISHED:
+            raise ApiError(
+                f"There is no published mark scheme {mark_scheme_id}; choose a published one.",
+                code="VALIDATION_ERROR",
+                status_code=400,
+                details={"mark_scheme_id": ["Not a published mark scheme of this organization."]},
+            )
+        if standard_id is not None and standard_id != scheme.standard:
+            raise ApiError(
+                f"Mark scheme {mark_scheme_id} is for standard {scheme.standard}, not standard {standard_id}.",
+                code="VALIDATION_ERROR",
+                status_code=400,
+                details={"mark_scheme_id": [f"This scheme marks standard {scheme.standard}."]},
+            )
+        return scheme
+    if standard_id is None:
+        return None
+    scheme = published_for_standard(standard_id)
+    if scheme is None:
+        raise ApiError(
+            f"Standard {standard_id} has no published mark scheme; publish one before grading.",
+            code="VALIDATION_ERROR",
+            status_code=400,
+            details={"standard_id": [f"No published mark scheme for standard {standard_id}."]},
+        )
+    return scheme
+
+
 def accept_upload(
     *,
     enqueue: bool = True,
@@ -42,6 +78,7 @@ def accept_upload(
     session: GradingSession | None = None,
     session_label: str = "",
     grade: bool = False,
+    mark_scheme_id: int | None = None,
 ) -> BackgroundJob:
     """Store the checked files and start the extraction job. Nothing else happens on the request path.
 
@@ -49,6 +86,11 @@ def accept_upload(
     :func:`grade_when_read`), so the client needs no second request and the answers wait for no one."""
     if standard_id is not None and get_standard(standard_id) is None:
         raise _unknown_standard(standard_id)
+    scheme = None
+    if grade or mark_scheme_id is not None:  # checked now, not after the pages have been read
+        scheme = choose_mark_scheme(standard_id=standard_id, mark_scheme_id=mark_scheme_id)
+    if scheme is not None and standard_id is None:
+        standard_id = scheme.standard
     if grade:
         check_plan_limit(organization, 1)  # say so now, not after the pages have been read
     job_id = uuid.uuid4()
@@ -63,7 +105,9 @@ def accept_upload(
                 user=user,
                 job_type=JobType.EXTRACTION,
                 session=session,
-                input={"files": stored, "standard_id": standard_id} | ({"grade": True} if grade else {}),
+                input={"files": stored, "standard_id": standard_id}
+                | ({"grade": True} if grade else {})
+                | ({"mark_scheme_id": scheme.pk} if scheme else {}),
                 job_id=job_id,
                 step="Waiting for a worker to read the pages",
                 enqueue=enqueue,
@@ -133,9 +177,20 @@ def submissions_for_grading(organization, *, upload_job_id=None, submission_id=N
 
 
 def start_grading(
-    *, organization, user, submissions: list[Submission], standard_id: int | None, enqueue: bool = True
+    *,
+    organization,
+    user,
+    submissions: list[Submission],
+    standard_id: int | None,
+    mark_scheme_id: int | None = None,
+    enqueue: bool = True,
 ) -> BackgroundJob:
-    """Check the standard and the plan limit, then start one grading job for the scripts."""
+    """Check the standard, the mark scheme and the plan limit, then start one grading job for the scripts. The
+    scheme version is fixed here and recorded on each submission."""
+    scheme = None
+    if mark_scheme_id is not None:
+        scheme = choose_mark_scheme(standard_id=standard_id, mark_scheme_id=mark_scheme_id)
+        standard_id = scheme.standard
     standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
     if standard_id is None:
         raise ApiError(
@@ -146,6 +201,7 @@ def start_grading(
         )
     if get_standard(standard_id) is None:
         raise _unknown_standard(standard_id)
+    scheme = scheme or choose_mark_scheme(standard_id=standard_id, mark_scheme_id=None)
     active = set(
         BackgroundJob.objects.filter(
             pk__in=[s.grading_job_id for s in submissions if s.grading_job_id],
@@ -173,13 +229,14 @@ def start_grading(
             input={
                 "submission_ids": [str(s.pk) for s in submissions],
                 "standard_id": standard_id,
+                "mark_scheme_id": scheme.pk,
                 "quiz_count": len(submissions),
             },
             step="Waiting for a worker to grade the answers",
             enqueue=enqueue,
         )
         Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(
-            grading_job_id=job.pk, standard=standard_id
+            grading_job_id=job.pk, standard=standard_id, mark_scheme=scheme
         )
     return job
 
@@ -198,6 +255,7 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
                 user=upload.user,
                 submissions=submissions,
                 standard_id=upload.input.get("standard_id"),
+                mark_scheme_id=upload.input.get("mark_scheme_id"),
             )
             if upload.input.get("callback_url"):
                 webhooks.attach_callback(job, upload.input["callback_url"])

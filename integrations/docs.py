@@ -168,6 +168,12 @@ class UploadRequestSerializer(serializers.Serializer):
         child=serializers.FileField(), help_text="One or more images (JPEG, PNG, HEIC...) or PDFs; repeat the field."
     )
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99, allow_null=True)
+    mark_scheme_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Mark with this published mark scheme version (else the published scheme of standard_id, or of "
+        "the standard the sheet shows).",
+    )
     grade = serializers.BooleanField(
         required=False,
         default=False,

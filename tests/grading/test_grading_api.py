@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from grading.models import QuestionResult, Student, Submission, SubmissionStatus, UploadedFile
 from jobs.models import BackgroundJob, JobStatus, JobType
+from markschemes.services import published_for_standard
 from organizations.models import Membership, User
 from tests.helpers import sheet
 
@@ -155,7 +156,15 @@ def test_grading_an_upload_starts_one_grading_job_for_its_scripts(api, personas)
     assert response.status_code == 202, response.json()
     job = BackgroundJob.objects.get(pk=response.json()["data"]["job_id"])
     assert job.job_type == JobType.GRADING
-    assert job.input == {"submission_ids": [str(submission.pk)], "standard_id": 3, "quiz_count": 1}
+    with schema_context("alpha"):
+        scheme = published_for_standard(3)
+        assert Submission.objects.get(pk=submission.pk).mark_scheme == scheme
+    assert job.input == {
+        "submission_ids": [str(submission.pk)],
+        "standard_id": 3,
+        "mark_scheme_id": scheme.pk,
+        "quiz_count": 1,
+    }
 
 
 def test_grading_before_extraction_completes_is_409(api, personas):
