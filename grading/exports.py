@@ -40,6 +40,16 @@ def safe_cell(value) -> str:
     return text
 
 
+class SafeWriter:
+    """A csv writer whose every cell goes through ``safe_cell`` (for CSV files made elsewhere, e.g. the admin's)."""
+
+    def __init__(self, file):
+        self._writer = csv.writer(file)
+
+    def writerow(self, row):
+        return self._writer.writerow([safe_cell(cell) for cell in row])
+
+
 def _result(submission: Submission, pass_mark: int) -> str:
     if submission.percentage is None:
         return ""

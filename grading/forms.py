@@ -150,7 +150,8 @@ class QuestionEditForm(forms.ModelForm):
         return value
 
 
-QuestionFormSet = modelformset_factory(QuestionResult, form=QuestionEditForm, extra=0)
+# Edits only: a form added by a changed management form never creates a question (the review view refuses it first).
+QuestionFormSet = modelformset_factory(QuestionResult, form=QuestionEditForm, extra=0, edit_only=True)
 
 
 class OverrideForm(forms.Form):

@@ -5,7 +5,6 @@ Charts are inline SVG drawn here, so the admin needs no JavaScript or outside as
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from grading.exports import SafeWriter
 from jobs.models import BackgroundJob, JobStatus, JobType
 from jobs.stats import Percentile, duration_seconds
 from organizations.models import Organization, ProviderCall
@@ -290,7 +290,7 @@ def usage_totals(rows: list[dict]) -> dict:
 def usage_csv(rows: list[dict]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="quizmarker-api-usage.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)  # names and slugs starting with = + - @ are not run as formulas
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         budget = row["organization__monthly_budget_usd"]

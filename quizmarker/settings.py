@@ -60,6 +60,7 @@ SHARED_APPS = [
     "django_celery_beat",
     "anymail",
     "drf_spectacular",
+    "csp",
     "integrations",
 ]
 # Everything about students (answers, names, grades) lives only in the organization's schema.
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "quizmarker.middleware.OrganizationAccessMiddleware",
 ]
@@ -400,6 +402,21 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+# Content-Security-Policy (django-csp): scripts only from our own static files — no inline script, no eval — so
+# injected markup cannot run. Inline *styles* stay allowed (progress bars set their width in a style attribute).
+# Images may also be data: (allauth's TOTP QR code) and blob: (the upload page's previews of chosen files).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Webhooks ---------------------------------------------------------------------------------
 # Receivers on loopback addresses (127.0.0.0/8, ::1). For the test suite's own receivers; refused outside tests and

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from grading.models import QuestionResult, Submission
 from grading.standards import discover
+
+
+def safe_next(request) -> str | None:
+    """The form's ``next`` address when it stays on this host (no other host, scheme or ``/\\evil`` trick), else
+    None."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 def standards():

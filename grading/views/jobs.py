@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from grading.models import Submission
-from grading.views.common import json_error, standard_titles, wants_json
+from grading.views.common import json_error, safe_next, standard_titles, wants_json
 from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
 from jobs.services import cancel_job, retry_job, visible_jobs, visible_sessions
@@ -98,7 +98,7 @@ def job_cancel(request, job_id):
         messages.success(request, f"The {job.get_job_type_display().lower()} job was cancelled.")
     else:
         messages.error(request, f"The job had already finished ({job.get_status_display().lower()}).")
-    return redirect(request.POST.get("next") if _safe_next(request) else "grading:job-list")
+    return redirect(safe_next(request) or "grading:job-list")
 
 
 @require_POST
@@ -124,11 +124,6 @@ def job_retry(request, job_id):
         )
     messages.success(request, f"The {job.get_job_type_display().lower()} job was started again.")
     return redirect("grading:job-detail", job_id=new_job.pk)
-
-
-def _safe_next(request) -> bool:
-    target = request.POST.get("next", "")
-    return target.startswith("/") and not target.startswith("//")
 
 
 @login_required

@@ -8,13 +8,12 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from grading.forms import OverrideForm
 from grading.models import QuestionResult, ScoreChange
 from grading.services import override_score
-from grading.views.common import get_submission, passed, standard_titles
+from grading.views.common import get_submission, passed, safe_next, standard_titles
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
 from quizmarker.api import ApiError
 
@@ -94,8 +93,8 @@ def override(request, submission_id, number: int):
     else:
         errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
         messages.error(request, f"Question {number} was not changed: {' '.join(errors)}")
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    target = safe_next(request)
+    if target:
         return redirect(target)
     return redirect(reverse("grading:submission-detail", args=[submission.pk]) + f"#q{number}")
 

@@ -26,6 +26,15 @@ def _grading_job(submission, organization):
     return BackgroundJob.objects.filter(pk=submission.grading_job_id, organization=organization).first()
 
 
+def _management_form_intact(formset, question_count: int) -> bool:
+    """The form's own counts (hidden fields a client can change) say exactly this script's questions: otherwise the
+    formset would index past them (a server error) or try to add questions."""
+    management = formset.management_form
+    if not management.is_valid():
+        return False
+    return formset.total_form_count() == formset.initial_form_count() == question_count
+
+
 @login_required
 def review(request, submission_id):
     submission = get_submission(submission_id)
@@ -37,7 +46,11 @@ def review(request, submission_id):
     library = standards()
     data = request.POST if request.method == "POST" else None
     form = ReviewForm(data, standards=library, submission=submission)
-    formset = QuestionFormSet(data, queryset=submission.questions.order_by("number"), prefix="q")
+    questions = submission.questions.order_by("number")
+    formset = QuestionFormSet(data, queryset=questions, prefix="q")
+    if request.method == "POST" and not _management_form_intact(formset, questions.count()):
+        reason = "The list of questions in the form does not match this script's; nothing was saved."
+        return render(request, "400.html", {"reason": reason}, status=400)
     if request.method == "POST":
         if form.is_valid() and formset.is_valid():
             with transaction.atomic():
