@@ -26,6 +26,8 @@ ERROR_CODES = {
     "JOB_NOT_COMPLETED": (409, "The job has not completed yet; details: status, progress."),
     "JOB_ALREADY_FINISHED": (409, "The job has already finished and cannot be cancelled; details: status."),
     "JOB_ALREADY_RUNNING": (409, "These scripts are already being graded; details: submission_ids."),
+    "DRAFT_EXISTS": (409, "The mark scheme already has a draft version: edit that one; details: draft_id, version."),
+    "SCHEME_NOT_DRAFT": (409, "Only a draft mark scheme can be published; details: state."),
     "FILE_TOO_LARGE": (413, "A file is larger than the upload limit."),
     "UNSUPPORTED_FILE": (415, "A file is not an image or PDF we can read."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "The request body's Content-Type is not accepted."),

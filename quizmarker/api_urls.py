@@ -5,6 +5,7 @@ from django.urls import path
 from grading import api as grading_api
 from integrations import api as integrations_api
 from jobs import api as jobs_api
+from markschemes import api as markschemes_api
 from organizations import api as organizations_api
 
 urlpatterns = [
@@ -40,6 +41,13 @@ urlpatterns = [
         "submissions/<uuid:submission_id>/questions/<int:number>",
         grading_api.QuestionOverrideView.as_view(),
         name="api-question-override",
+    ),
+    path("mark-schemes", markschemes_api.MarkSchemeListView.as_view(), name="api-mark-scheme-list"),
+    path("mark-schemes/<int:scheme_id>", markschemes_api.MarkSchemeDetailView.as_view(), name="api-mark-scheme-detail"),
+    path(
+        "mark-schemes/<int:scheme_id>/publish",
+        markschemes_api.MarkSchemePublishView.as_view(),
+        name="api-mark-scheme-publish",
     ),
     path("students", grading_api.StudentListView.as_view(), name="api-student-list"),
     path("students/<int:student_id>", grading_api.StudentDetailView.as_view(), name="api-student-detail"),
