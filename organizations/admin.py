@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -188,6 +188,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         dashboard.require_super_admin(request)
         organization = get_object_or_404(Organization, pk=object_id)
         from grading.models import QuestionResult, Student, Submission
+        from markschemes.models import MarkScheme
 
         context = {
             **self.admin_site.each_context(request),
@@ -209,6 +210,11 @@ class OrganizationAdmin(admin.ModelAdmin):
                     students=list(students[:200]),
                     submission_count=submissions.count(),
                     submissions=list(submissions[:200]),
+                    mark_schemes=list(
+                        MarkScheme.objects.annotate(
+                            question_count=Count("questions"), marks=Sum("questions__max_marks")
+                        ).order_by("standard", "title", "-version")
+                    ),
                 )
                 what = "students and submissions"
         context["log_entry"] = log_admin_access(request, organization, what)

@@ -10,6 +10,7 @@ from quizmarker.health import health
 urlpatterns = [
     path("", include("grading.urls")),  # the assessor pages
     path("", grading_dashboard.dashboard, name="dashboard"),  # "/" by its short name, for redirects after sign-in
+    path("", include("markschemes.urls")),  # mark schemes: read by members, written by owners and admins
     path("", include("organizations.urls")),  # members, settings, invitations
     path("", include("integrations.urls")),  # API tokens, webhooks
     path("accounts/handoff/", org_views.accept_handoff, name="accept_handoff"),

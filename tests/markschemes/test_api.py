@@ -289,3 +289,14 @@ def test_outsiders_get_404_and_each_organization_sees_only_its_own(api, personas
 
 def test_signing_in_is_required(api, personas):
     _error(api(personas.alpha).get(URL), 401, "NOT_AUTHENTICATED")
+
+
+def test_an_unknown_id_is_not_found(api, personas):
+    client = api(personas.alpha, personas.alice)
+    for response in (
+        client.get(f"{URL}/999999"),
+        client.patch(f"{URL}/999999", {"title": "x"}, format="json"),
+        client.post(f"{URL}/999999/publish"),
+    ):
+        body = _error(response, 404, "NOT_FOUND")
+        assert body["error"] == "No mark scheme with that id in this organization."
