@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from grading.models import QuestionResult, Student, Submission
 from jobs.models import BackgroundJob, GradingSession
+from markschemes.models import MarkScheme
 from tests.helpers import url_routes
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,14 @@ def _objects(organization, owner, schema):
         QuestionResult.objects.create(
             submission=submission, number=1, question_text="Q?", answer_text="A.", max_score=Decimal(2)
         )
-    return {"submission_id": submission.pk, "student_id": student.pk, "session_id": session.pk, "job_id": job.pk}
+        scheme_id = MarkScheme.objects.order_by("pk").values_list("pk", flat=True).first()
+    return {
+        "submission_id": submission.pk,
+        "student_id": student.pk,
+        "session_id": session.pk,
+        "job_id": job.pk,
+        "scheme_id": scheme_id,
+    }
 
 
 def fill(route: str, ids: dict, personas) -> str:
