@@ -32,15 +32,7 @@ from integrations.services import attach_callback
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
 from quizmarker.api import ApiError, ok, paged
-from quizmarker.throttles import AtomicUserRateThrottle
-
-
-class UploadThrottle(AtomicUserRateThrottle):
-    scope = "upload"
-
-
-class GradeThrottle(AtomicUserRateThrottle):
-    scope = "grade"
+from quizmarker.throttles import GradeThrottle, UploadThrottle
 
 
 class UploadView(APIView):

@@ -455,6 +455,13 @@ def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
     """Start a failed or cancelled job again as a new job with the same input."""
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise PermanentJobError("Only a failed or cancelled job can be retried.", code="JOB_NOT_RETRYABLE")
+    quizzes = (job.input or {}).get("quiz_count", 0) if job.job_type == JobType.GRADING else 0
+    if job.job_type == JobType.EXTRACTION and (job.input or {}).get("grade"):
+        quizzes = 1  # it grades once read: the same early check as the upload's
+    if quizzes:
+        from grading.services import check_plan_limit  # the plan's owner (a retry counts again: the old one failed)
+
+        check_plan_limit(job.organization, quizzes)
     return start_job(
         organization=job.organization, job_type=job.job_type, user=by or job.user, input=job.input, session=job.session
     )

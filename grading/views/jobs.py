@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import Throttled
 
 from grading.models import Submission
 from grading.views.common import json_error, safe_next, standard_titles, wants_json
@@ -15,6 +16,9 @@ from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
 from jobs.services import cancel_job, retry_job, visible_jobs, visible_sessions
 from quizmarker.api import ApiError
+from quizmarker.throttles import GradeThrottle, UploadThrottle, throttle, throttled_sentence
+
+RETRY_THROTTLES = {JobType.EXTRACTION: UploadThrottle, JobType.GRADING: GradeThrottle}
 
 SESSION_STATUS_LABELS = {
     "empty": "No jobs yet",
@@ -106,7 +110,15 @@ def job_cancel(request, job_id):
 def job_retry(request, job_id):
     job = _get_job(request, job_id)
     try:
+        if job.job_type in RETRY_THROTTLES:  # a retry starts AI work again: the API's rate for that work
+            throttle(request, RETRY_THROTTLES[job.job_type])
         new_job = retry_job(job, by=request.user)
+    except Throttled as exc:
+        message = throttled_sentence(exc, "started this kind of job")
+        if wants_json(request):
+            return json_error(message, "THROTTLED", 429)
+        messages.error(request, message)
+        return redirect("grading:job-list")
     except (PermanentJobError, ApiError) as exc:
         message = exc.message if isinstance(exc, PermanentJobError) else str(exc.detail)
         code = exc.code if isinstance(exc, PermanentJobError) else exc.error_code

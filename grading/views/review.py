@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import Throttled
 
 from grading.forms import QuestionFormSet, ReviewForm
 from grading.services import start_grading, submissions_for_grading
@@ -18,6 +19,7 @@ from grading.storage import PAGES_ROOT, UPLOAD_ROOT
 from grading.views.common import get_submission, standards
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
 from quizmarker.api import ApiError
+from quizmarker.throttles import GradeThrottle, throttle, throttled_sentence
 
 
 def _grading_job(submission, organization):
@@ -64,6 +66,7 @@ def review(request, submission_id):
                 messages.success(request, "Your corrections are saved.")
                 return redirect("grading:submission-review", submission_id=submission.pk)
             try:
+                throttle(request, GradeThrottle)  # the API's grading rate and counter
                 scripts = submissions_for_grading(organization, submission_id=submission.pk)
                 start_grading(
                     organization=organization,
@@ -71,8 +74,9 @@ def review(request, submission_id):
                     submissions=scripts,
                     standard_id=form.standard_id(),
                 )
-            except ApiError as exc:
-                messages.error(request, f"Your corrections are saved, but grading could not start: {exc.detail}")
+            except (ApiError, Throttled) as exc:
+                reason = throttled_sentence(exc, "started grading") if isinstance(exc, Throttled) else exc.detail
+                messages.error(request, f"Your corrections are saved, but grading could not start: {reason}")
                 return redirect("grading:submission-review", submission_id=submission.pk)
             messages.success(request, "Your corrections are saved and grading has started.")
             return redirect("grading:submission-detail", submission_id=submission.pk)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from rest_framework.exceptions import Throttled
 
 from grading.forms import UploadForm
 from grading.services import accept_upload
@@ -15,14 +16,17 @@ from grading.views.common import standards
 from jobs.models import JobType
 from jobs.services import visible_jobs
 from quizmarker.api import ApiError
+from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
 @login_required
 def upload(request):
     library = standards()
     form = UploadForm(request.POST or None, request.FILES or None, standards=library)
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
+            throttle(request, UploadThrottle)  # the API's rate and counter: one door is no way around the other
             files = check_files(request.FILES.getlist("files"))
             job = accept_upload(
                 organization=request.organization,
@@ -32,6 +36,9 @@ def upload(request):
                 session_label=form.cleaned_data.get("session_label", ""),
                 grade=form.cleaned_data["grade"],
             )
+        except Throttled as exc:
+            messages.error(request, throttled_sentence(exc, "uploaded"))
+            status = 429
         except ApiError as exc:
             messages.error(request, str(exc.detail))
         else:
@@ -58,5 +65,5 @@ def upload(request):
             "max_bytes": settings.UPLOAD_MAX_FILE_BYTES,
             "max_mb": settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024),
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
