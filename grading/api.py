@@ -25,6 +25,7 @@ from grading.services import (
     submissions_for_grading,
 )
 from grading.standards import discover
+from grading.upload_limits import refuse_oversized_upload
 from grading.uploads import check_files
 from integrations import docs
 from integrations.schema import error_response
@@ -55,6 +56,7 @@ class UploadView(APIView):
         tags=["grading"],
     )
     def post(self, request):
+        refuse_oversized_upload(request)
         fields = UploadFieldsSerializer(data={k: v for k, v in request.data.items() if k != "files"})
         fields.is_valid(raise_exception=True)
         session = None

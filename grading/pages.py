@@ -1,5 +1,7 @@
-"""Turning stored uploads into pages: images as they are (EXIF rotation applied), PDFs page by page — read from the
-text layer when there is one (typed sheets need no AI), rendered to an image when scanned."""
+"""Turning stored uploads into pages: images as they are (stored without metadata by the upload check; EXIF rotation
+applied when decoded), PDFs page by page — read from the text layer when there is one (typed sheets need no AI),
+rendered to an image when scanned. PDFs are opened only in the file sandbox (grading/sandbox.py), one page per task:
+a page that goes past its limits becomes a page nobody could read, with the reason, and the others are read."""
 
 from __future__ import annotations
 
@@ -7,36 +9,19 @@ import io
 import logging
 from dataclasses import dataclass
 
-import pdfplumber
-import pypdfium2 as pdfium
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
-from jobs.errors import PermanentJobError
+from grading.file_tasks import FileProblem
+from grading.imaging import flatten
+from grading.sandbox import SandboxFailure, SandboxLimit, sandbox
 
 logger = logging.getLogger(__name__)
 
 RENDER_DPI = 150
 MIN_TEXT_WORDS = 15  # a PDF page with fewer words in its text layer is treated as a scan
-
-
-def flatten(image: Image.Image) -> Image.Image:
-    """The image as a person sees it, in 8 bits: transparency over white paper (a transparent PNG would otherwise turn
-    black), 16-bit greys scaled down (converting them directly clips every value above 255 to white), CMYK and the
-    rest in RGB. RGB, L and opaque palette images come back unchanged."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    if image.mode == "F":
-        return image.convert("L")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGB", rgba.size, "white")
-        paper.paste(rgba, mask=rgba.getchannel("A"))
-        return paper
-    if image.mode not in ("RGB", "L", "P", "1"):
-        return image.convert("RGB")
-    return image
+_REFUSED = (FileProblem, SandboxLimit, SandboxFailure)
 
 
 @dataclass
@@ -45,6 +30,7 @@ class PageSource:
     file_index: int  # which uploaded file it came from
     path: str  # image in storage (the original image, or the rendered PDF page)
     text: str | None = None  # text layer of a typed PDF page
+    error: str | None = None  # why the page could not be opened (then there is no image: ``path`` is "")
 
     def read(self) -> bytes:
         with default_storage.open(self.path, "rb") as handle:
@@ -62,21 +48,22 @@ class PageSource:
         return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _pdf_text_pages(data: bytes) -> list[str | None]:
-    """Each page's text layer, or None where the page has no usable text (a scan)."""
-    texts: list[str | None] = []
+def _local(path: str) -> str | bytes:
+    """What the sandbox opens: the stored file's path when the storage is on this machine, else its bytes."""
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
-            for page in pdf.pages:
-                text = page.extract_text() or ""
-                texts.append(text if len(text.split()) >= MIN_TEXT_WORDS else None)
-    except RecursionError:
-        logger.warning("PDF text layer has circular references; rendering pages instead")
-        return []
-    except Exception as exc:  # pdfminer raises many types on odd files; fall back to rendering
-        logger.warning("PDF text layer unreadable (%s); rendering pages instead", type(exc).__name__)
-        return []
-    return texts
+        return default_storage.path(path)
+    except NotImplementedError:
+        with default_storage.open(path, "rb") as handle:
+            return handle.read()
+
+
+def _unreadable(problem: Exception, what: str) -> str:
+    from grading.uploads import file_problem
+
+    if isinstance(problem, SandboxFailure):
+        logger.warning("Opening a PDF failed in the sandbox: %s", problem)
+    sentence = file_problem(problem, what)[2]
+    return f"{sentence} Nobody could read it automatically; transcribe it by hand."
 
 
 def build_pages(files: list[dict], folder: str) -> list[PageSource]:
@@ -85,24 +72,21 @@ def build_pages(files: list[dict], folder: str) -> list[PageSource]:
         if item["content_type"] != "application/pdf":
             pages.append(PageSource(number=len(pages) + 1, file_index=file_index, path=item["path"]))
             continue
-        with default_storage.open(item["path"], "rb") as handle:
-            data = handle.read()
-        texts = _pdf_text_pages(data)
+        source = _local(item["path"])
         try:
-            pdf = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            raise PermanentJobError(
-                "One of the PDFs could not be opened any more; upload it again.", code="UNSUPPORTED_FILE"
-            ) from exc
-        try:
-            for index in range(len(pdf)):
-                number = len(pages) + 1
-                bitmap = pdf[index].render(scale=RENDER_DPI / 72).to_pil().convert("RGB")
-                buffer = io.BytesIO()
-                bitmap.save(buffer, format="JPEG", quality=88)
-                path = default_storage.save(f"{folder}/pages/{number}.jpg", ContentFile(buffer.getvalue()))
-                text = texts[index] if index < len(texts) else None
-                pages.append(PageSource(number=number, file_index=file_index, path=path, text=text))
-        finally:
-            pdf.close()
+            count = sandbox().run("pdf_page_count", source)
+        except _REFUSED as problem:
+            error = _unreadable(problem, "This PDF")
+            pages.append(PageSource(number=len(pages) + 1, file_index=file_index, path="", error=error))
+            continue
+        for index in range(count):
+            number = len(pages) + 1
+            try:
+                image, text = sandbox().run("render_pdf_page", source, index, RENDER_DPI, MIN_TEXT_WORDS)
+            except _REFUSED as problem:
+                error = _unreadable(problem, f"Page {index + 1} of this PDF")
+                pages.append(PageSource(number=number, file_index=file_index, path="", error=error))
+                continue
+            path = default_storage.save(f"{folder}/pages/{number}.jpg", ContentFile(image))
+            pages.append(PageSource(number=number, file_index=file_index, path=path, text=text))
     return pages

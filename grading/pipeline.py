@@ -110,6 +110,8 @@ def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> 
 def _extract(provider: Provider, page: PageSource, final_attempt: bool) -> PageResult:
     if page.text is not None:
         return PageResult(extraction=parse_text_page(page.text), source="pdf_text")
+    if page.error:  # the file sandbox could not open this page
+        return PageResult(extraction=None, source="pdf_text", error=page.error)
     last_error = ""
     for _ in range(2):  # one more try for a reply we could not use
         try:
@@ -202,7 +204,9 @@ def _save_script(script: Script, job, standard_id: int | None) -> Submission:
         Page.objects.create(
             submission=submission,
             number=position,
-            file=keep_page_image(job.organization.schema_name, submission.pk, position, source.path),
+            file=keep_page_image(job.organization.schema_name, submission.pk, position, source.path)
+            if source.path
+            else "",
             legibility=legibility,
             text=result.error or "\n\n".join(f"{q.number}. {q.question}\n{q.answer}" for q in extraction.questions),
         )

@@ -119,7 +119,7 @@ def accept_upload(
                         original_name=f.original_name,
                         stored_path=s["path"],
                         content_type=f.content_type,
-                        size=len(f.data),
+                        size=f.size,
                         sha256=f.sha256,
                         page_count=f.pages,
                     )

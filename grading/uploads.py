@@ -1,34 +1,32 @@
 """Checking and storing uploaded answer sheets.
 
-The type is decided from the content (magic bytes), never the name. Checks are cheap enough for the request path:
-headers, pixel counts, a reduced-size decode that catches truncated or corrupt images and blank pages, and a PDF
-structure check. Files are stored under generated names in Django's default storage, shared by web and workers.
+The type is decided from the content (magic bytes), never the name. The file itself is opened only in the file
+sandbox's child processes (grading/sandbox.py, grading/file_tasks.py), under memory and CPU-time limits: headers,
+pixel counts, a reduced-size decode that catches truncated or corrupt images and blank pages, a PDF structure check
+with a cap on what its streams inflate to. Images are stored without location, camera or editing metadata. Files are
+stored under generated names in Django's default storage, shared by web and workers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
+import tempfile
 from dataclasses import dataclass
+from typing import IO
 
-import pypdfium2 as pdfium
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files import File
 from django.core.files.storage import default_storage
-from PIL import Image, ImageStat, UnidentifiedImageError
 
-from grading.pages import flatten
+from grading.file_tasks import MAX_IMAGE_PIXELS, FileProblem
+from grading.sandbox import SandboxFailure, SandboxLimit, sandbox
 from grading.storage import delete_folder, job_folder
+from grading.upload_limits import file_too_large
 from quizmarker.api import ApiError
 
 logger = logging.getLogger(__name__)
 
-# Below Pillow's decompression-bomb limit (about 89 megapixels): anything larger is refused before decoding.
-MAX_IMAGE_PIXELS = 40_000_000
-MIN_IMAGE_SIDE = 200
-MAX_PDF_PAGES = 50
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS * 2
+__all__ = ["MAX_IMAGE_PIXELS", "CheckedFile", "check_files", "store_files", "sniff", "safe_name", "file_problem"]
 
 SIGNATURES: list[tuple[bytes, int, str, str]] = [
     # (magic, offset, content type, extension)
@@ -38,6 +36,7 @@ SIGNATURES: list[tuple[bytes, int, str, str]] = [
     (b"GIF89a", 0, "image/gif", "gif"),
     (b"%PDF-", 0, "application/pdf", "pdf"),
 ]
+_FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg")}
 _LOOKS_LIKE = [
     (b"<svg", "an SVG drawing"),
     (b"<?xml", "an XML document"),
@@ -55,9 +54,18 @@ class CheckedFile:
     original_name: str
     content_type: str
     extension: str
-    data: bytes
     pages: int
-    sha256: str
+    sha256: str  # of the file as it was uploaded
+    size: int  # of the file as it is stored (images lose their metadata)
+    content: IO[bytes]  # the file to store, at its start
+
+    @property
+    def data(self) -> bytes:
+        self.content.seek(0)
+        try:
+            return self.content.read()
+        finally:
+            self.content.seek(0)
 
 
 def _unsupported(name: str, why: str) -> ApiError:
@@ -69,13 +77,34 @@ def _unsupported(name: str, why: str) -> ApiError:
     )
 
 
-def _too_many_pixels(name: str) -> ApiError:
-    return ApiError(
-        f"“{name}” is far larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels, the most an image may have. "
-        "Resize it or take the photo at a lower resolution.",
-        code="FILE_TOO_LARGE",
-        status_code=413,
-        details={"file": name},
+def file_problem(problem: FileProblem | SandboxLimit | SandboxFailure, name: str) -> tuple[int, str, str, dict]:
+    """(status, code, sentence, details) for a file the sandbox would not read; ``name`` is how the sentence names
+    the file ("“scan.pdf”" on the upload path, "This PDF" in the worker)."""
+    if isinstance(problem, FileProblem):
+        return problem.status, problem.code, problem.message(name), problem.details
+    if isinstance(problem, SandboxLimit) and problem.kind == "time":
+        return (
+            413,
+            "FILE_TOO_LARGE",
+            f"{name} takes longer to open than we allow for one file ({problem.limit:g} seconds of work); it may be "
+            "damaged or built to overload the server. Save or scan it again, or upload photos of the pages.",
+            {"limit_seconds": problem.limit},
+        )
+    if isinstance(problem, SandboxLimit):
+        return (
+            413,
+            "FILE_TOO_LARGE",
+            f"{name} needs more memory to open than we allow for one file ({problem.limit // (1024 * 1024)} MB); it "
+            "may be damaged or built to expand far beyond its size. Save or scan it again, or upload photos of the "
+            "pages.",
+            {"limit_bytes": problem.limit},
+        )
+    return (
+        415,
+        "UNSUPPORTED_FILE",
+        f"{name} is damaged and cannot be opened. Upload photos or scans as PNG, JPEG, GIF or WebP images, or PDF "
+        "files.",
+        {},
     )
 
 
@@ -103,109 +132,31 @@ def safe_name(name: str) -> str:
     return name[:200]
 
 
-def _check_image(name: str, data: bytes) -> int:
+def _source(upload) -> str | bytes:
+    """What the sandbox opens: the temporary file's path for a large upload, the bytes of a small one."""
+    if hasattr(upload, "temporary_file_path"):
+        return upload.temporary_file_path()
+    upload.seek(0)
+    return upload.read()
+
+
+def _check_one(upload, name: str, content_type: str, extension: str) -> CheckedFile:
+    source = _source(upload)
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-    except Image.DecompressionBombError as exc:  # Pillow refuses the header's size before we see it
-        raise _too_many_pixels(name) from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise _unsupported(name, "is damaged and cannot be opened as an image") from exc
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ApiError(
-            f"“{name}” is {width}×{height} pixels; images may have at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels. "
-            "Resize it or take the photo at a lower resolution.",
-            code="FILE_TOO_LARGE",
-            status_code=413,
-            details={"file": name, "width": width, "height": height},
-        )
-    if min(width, height) < MIN_IMAGE_SIDE:
-        raise ApiError(
-            f"“{name}” is only {width}×{height} pixels, too small to hold a readable quiz page "
-            f"(at least {MIN_IMAGE_SIDE} pixels on each side).",
-            code="VALIDATION_ERROR",
-            status_code=400,
-            details={"file": name, "width": width, "height": height},
-        )
-    try:
-        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # JPEG: decode at 1/8 scale, fast
-        image.load()  # decoding all of it is what finds a truncated or corrupt file
-        thumbnail = _small_grey(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise _unsupported(name, "is damaged or incomplete (the image data is cut short)") from exc
-    if _is_blank(thumbnail):
-        raise ApiError(
-            f"“{name}” looks blank: there is no writing on it to mark.",
-            code="VALIDATION_ERROR",
-            status_code=400,
-            details={"file": name},
-        )
-    return 1
-
-
-def _small_grey(image: Image.Image) -> Image.Image:
-    """A grey copy about 256 px across, for the blank-page check; shrunk before converting, which costs a few ms
-    rather than converting every pixel of a full page (rotation does not matter here)."""
-    image = flatten(image)
-    factor = max(1, min(image.size) // 256)
-    if image.mode in ("1", "P"):  # palette images only resize by nearest neighbour; sample, then convert
-        small = image.resize((max(1, image.width // factor), max(1, image.height // factor)), Image.Resampling.NEAREST)
-        return small.convert("L")
-    return image.reduce(factor).convert("L")
-
-
-def _is_blank(image: Image.Image) -> bool:
-    stat = ImageStat.Stat(image)
-    return stat.stddev[0] < 2.0
-
-
-def _check_pdf(name: str, data: bytes) -> int:
-    if b"/JavaScript" in data or b"/JS " in data or b"/JS(" in data or b"/Launch" in data:
-        raise _unsupported(name, "contains scripts or actions, which we do not accept in PDFs")
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise ApiError(
-                f"“{name}” is protected by a password; upload a copy without one.",
-                code="UNSUPPORTED_FILE",
-                status_code=415,
-                details={"file": name},
-            ) from exc
-        raise _unsupported(name, "is damaged and cannot be opened as a PDF") from exc
-    try:
-        pages = len(pdf)
-        if pages == 0:
-            raise _unsupported(name, "has no pages")
-        if pages > MAX_PDF_PAGES:
-            raise ApiError(
-                f"“{name}” has {pages} pages; a PDF may have at most {MAX_PDF_PAGES}. Split it into smaller files.",
-                code="FILE_TOO_LARGE",
-                status_code=413,
-                details={"file": name, "pages": pages},
-            )
-        try:
-            blank = all(_pdf_page_blank(pdf[i]) for i in range(pages))
-        except pdfium.PdfiumError as exc:  # e.g. a page tree that refers back to itself
-            raise _unsupported(name, "is damaged: its pages cannot be read") from exc
-        if blank:
-            raise ApiError(
-                f"“{name}” has only blank pages: there is nothing on it to mark.",
-                code="VALIDATION_ERROR",
-                status_code=400,
-                details={"file": name},
-            )
-        return pages
-    finally:
-        pdf.close()
-
-
-def _pdf_page_blank(page) -> bool:
-    text = page.get_textpage().get_text_range().strip()
-    if text:
-        return False
-    bitmap = page.render(scale=20 / 72).to_pil().convert("L")
-    return _is_blank(bitmap)
+        if content_type == "application/pdf":
+            result = sandbox().run("check_pdf", source)
+            upload.seek(0)
+            return CheckedFile(name, content_type, extension, result["pages"], result["sha256"], result["size"], upload)
+        # Deleted when closed or collected, with the request's other files; store_files reads it first.
+        clean = tempfile.NamedTemporaryFile(prefix="quizmarker-clean-", dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
+        result = sandbox().run("check_image", source, clean.name)
+    except (FileProblem, SandboxLimit, SandboxFailure) as problem:
+        if isinstance(problem, SandboxFailure):
+            logger.warning("Checking “%s” failed in the sandbox: %s", name, problem)
+        status, code, sentence, details = file_problem(problem, f"“{name}”")
+        raise ApiError(sentence, code=code, status_code=status, details={"file": name, **details}) from None
+    content_type, extension = _FORMATS[result["format"]]
+    return CheckedFile(name, content_type, extension, 1, result["sha256"], result["size"], clean)
 
 
 def check_files(files: list) -> list[CheckedFile]:
@@ -227,23 +178,16 @@ def check_files(files: list) -> list[CheckedFile]:
     checked = []
     for upload in files:
         name = safe_name(upload.name)
-        if upload.size > settings.UPLOAD_MAX_FILE_BYTES:
-            limit_mb = settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024)
-            raise ApiError(
-                f"“{name}” is {upload.size / 1048576:.1f} MB; each file may be at most {limit_mb} MB.",
-                code="FILE_TOO_LARGE",
-                status_code=413,
-                details={"file": name, "size": upload.size},
-            )
-        data = upload.read()
-        if not data:
+        if upload.size > settings.UPLOAD_MAX_FILE_BYTES:  # files sent over HTTP were stopped before this
+            raise file_too_large(upload.name)
+        upload.seek(0)
+        head = upload.read(512)
+        if not head:
             raise ApiError(f"“{name}” is empty.", code="VALIDATION_ERROR", status_code=400, details={"file": name})
-        kind = sniff(data)
+        kind = sniff(head)
         if kind is None:
-            raise _unsupported(name, _describe(data))
-        content_type, extension = kind
-        pages = _check_pdf(name, data) if content_type == "application/pdf" else _check_image(name, data)
-        checked.append(CheckedFile(name, content_type, extension, data, pages, hashlib.sha256(data).hexdigest()))
+            raise _unsupported(name, _describe(head))
+        checked.append(_check_one(upload, name, *kind))
     return checked
 
 
@@ -254,13 +198,14 @@ def store_files(schema_name: str, job_id, files: list[CheckedFile]) -> list[dict
     stored = []
     try:
         for index, item in enumerate(files, start=1):
-            path = default_storage.save(f"{folder}/{index}.{item.extension}", ContentFile(item.data))
+            item.content.seek(0)
+            path = default_storage.save(f"{folder}/{index}.{item.extension}", File(item.content))
             stored.append(
                 {
                     "path": path,
                     "content_type": item.content_type,
                     "pages": item.pages,
-                    "size": len(item.data),
+                    "size": item.size,
                     "sha256": item.sha256,
                 }
             )

@@ -286,6 +286,20 @@ UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 1  # one more so we can answer "too many files" ourselves
+# A whole upload request: every file at its largest, plus room for the form fields. The upload handler refuses a file
+# as soon as it passes UPLOAD_MAX_FILE_BYTES and a request as soon as it passes this, writing nothing more to disk.
+UPLOAD_MAX_REQUEST_BYTES = env_int(
+    "UPLOAD_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_FILE_BYTES + 1024 * 1024, minimum=1024
+)
+FILE_UPLOAD_HANDLERS = [
+    "grading.upload_limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Uploaded files are opened (checked, PDFs rendered) in child processes with these limits (grading/sandbox.py).
+FILE_SANDBOX_PROCESSES = env_int("FILE_SANDBOX_PROCESSES", 2, minimum=1)
+FILE_SANDBOX_MEMORY_MB = env_int("FILE_SANDBOX_MEMORY_MB", 768, minimum=128)
+FILE_SANDBOX_CPU_SECONDS = env_int("FILE_SANDBOX_CPU_SECONDS", 20, minimum=1)
 
 # --- Accounts (django-allauth) ----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -100,6 +100,56 @@ def reportlab_pdf(pages: int, size=(612, 792), text: str | None = "1. What is du
     return buffer.getvalue()
 
 
+def deflate_bomb_pdf(inflated_bytes: int) -> bytes:
+    """A one-page PDF whose content stream is ``inflated_bytes`` of spaces, deflated (about 1/1000 of that): small to
+    send, gigabytes once a PDF library opens it. Written in chunks, so building it needs no memory."""
+    compressor = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    body = b"".join(compressor.compress(chunk) for _ in range(inflated_bytes >> 20)) + compressor.flush()
+    return pdf_from_objects(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(body) + body + b"\nendstream",
+        ]
+    )
+
+
+def huge_page_pdf() -> bytes:
+    """A few hundred bytes declaring one 14400 pt square page (200 inches, the most PDF allows) with a line of text:
+    rendered at 150 dpi it would be 30000 × 30000 pixels."""
+    objects = text_page_objects(b"1. What is duty of care? Keeping people safe.")
+    objects[2] = objects[2].replace(b"/MediaBox [0 0 612 792]", b"/MediaBox [0 0 14400 14400]")
+    return pdf_from_objects(objects)
+
+
+def photo_with_location(fmt: str) -> bytes:
+    """A sheet photographed sideways by a phone that wrote where and with what (EXIF GPS, make, model, serial number,
+    XMP with a location): the page must come out upright, with none of that."""
+    image = sheet_image().rotate(90, expand=True).convert("RGB")  # EXIF orientation 6 turns it back
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "PhoneModel 12"  # Model
+    exif[0x0131] = "Camera App 1.0"  # Software
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    exif[0xA431] = "SERIAL-123456"  # BodySerialNumber
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 26.0), 3: "W", 4: (0.0, 7.0, 39.0)}  # GPS: London
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.44N" '
+        b'exif:GPSLongitude="0,7.65W"/></rdf:RDF></x:xmpmeta>'
+    )
+    if fmt == "JPEG":
+        return encode(image, "JPEG", quality=80, exif=exif.tobytes(), xmp=xmp, comment=b"Taken at 51.5074 N")
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+    info.add_text("Location", "51.5074 N, 0.1278 W")
+    return encode(image.convert("L"), "PNG", exif=exif.tobytes(), pnginfo=info, optimize=True)
+
+
 # --- The corpus -----------------------------------------------------------------------------------
 
 GOOD_PNG = encode(sheet_image(), "PNG", optimize=True)
@@ -172,6 +222,10 @@ def files() -> dict[str, bytes]:
         "blank-pages.pdf": reportlab_pdf(3, text=None),
         "typed-one-page.pdf": pdf_from_objects(text_page_objects(b"1. What is duty of care? Keeping people safe.")),
         "sheet.png": GOOD_PNG,  # sent under hostile names
+        "deflate-bomb.pdf": deflate_bomb_pdf(1 << 30),  # 1 MB that inflates to 1 GB
+        "huge-page.pdf": huge_page_pdf(),
+        "photo-with-location.jpg": photo_with_location("JPEG"),
+        "photo-with-location.png": photo_with_location("PNG"),
     }
 
 
@@ -236,6 +290,12 @@ def cases() -> list[dict]:
         upload("pdf-without-pages", "no-pages.pdf", 415, unsupported, "cannot be opened"),
         upload("pdf-500-pages", "500-pages.pdf", 413, too_large, "at most 50"),
         upload("pdf-blank-pages", "blank-pages.pdf", 400, validation, "blank"),
+        # Hostile files: a deflate bomb is refused before anything inflates it; a page claiming to be 200 inches
+        # square is accepted and rendered within the pixel cap; location and camera metadata are removed
+        upload("pdf-deflate-bomb", "deflate-bomb.pdf", 413, too_large, "expands to more than"),
+        upload("pdf-huge-page", "huge-page.pdf", 202, None),
+        upload("jpeg-with-location", "photo-with-location.jpg", 202, None),
+        upload("png-with-location", "photo-with-location.png", 202, None),
         # Hostile names on good content: accepted, stored under generated names
         upload("path-traversal-name", "sheet.png", 202, None, name="../../../../etc/passwd.png"),
         upload("windows-path-traversal-name", "sheet.png", 202, None, name="..\\..\\windows\\system32\\a.png"),

@@ -11,6 +11,7 @@ from rest_framework.exceptions import Throttled
 
 from grading.forms import UploadForm
 from grading.services import accept_upload
+from grading.upload_limits import refuse_oversized_upload
 from grading.uploads import check_files
 from grading.views.common import standards
 from jobs.models import JobType
@@ -22,6 +23,12 @@ from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 @login_required
 def upload(request):
     library = standards()
+    if request.method == "POST":
+        try:
+            refuse_oversized_upload(request)
+        except ApiError as exc:
+            messages.error(request, str(exc.detail))
+            return _page(request, UploadForm(standards=library), status=413)
     form = UploadForm(request.POST or None, request.FILES or None, standards=library)
     status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
@@ -50,6 +57,10 @@ def upload(request):
                 "this page updates by itself.",
             )
             return redirect("grading:job-detail", job_id=job.pk)
+    return _page(request, form, status=400 if request.method == "POST" else 200)
+
+
+def _page(request, form, status: int):
     recent = (
         visible_jobs(request.user, request.organization, request.membership)
         .filter(job_type=JobType.EXTRACTION)
