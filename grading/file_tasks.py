@@ -210,7 +210,12 @@ def render_scale(width_pt: float, height_pt: float, dpi: float) -> float:
     pixels = width_pt * height_pt * scale * scale
     if pixels > MAX_RENDER_PIXELS:
         scale *= math.sqrt(MAX_RENDER_PIXELS / pixels)
-    return min(scale, MAX_RENDER_SIDE / max(width_pt, height_pt))
+    scale = min(scale, MAX_RENDER_SIDE / max(width_pt, height_pt))
+    # pdfium rounds a bitmap's sides up: take a pixel off the longer side until the rounded bitmap fits too
+    longer = max(width_pt, height_pt)
+    while math.ceil(width_pt * scale) * math.ceil(height_pt * scale) > MAX_RENDER_PIXELS:
+        scale = (math.ceil(longer * scale) - 1.001) / longer
+    return scale
 
 
 def _render(page, dpi: float) -> Image.Image:

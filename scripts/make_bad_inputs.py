@@ -101,19 +101,16 @@ def reportlab_pdf(pages: int, size=(612, 792), text: str | None = "1. What is du
 
 
 def deflate_bomb_pdf(inflated_bytes: int) -> bytes:
-    """A one-page PDF whose content stream is ``inflated_bytes`` of spaces, deflated (about 1/1000 of that): small to
-    send, gigabytes once a PDF library opens it. Written in chunks, so building it needs no memory."""
+    """A one-page PDF with a line of text whose content stream then runs on for ``inflated_bytes`` of spaces, deflated
+    (about 1/1000 of that): small to send, gigabytes once a PDF library opens it, and not blank, so nothing but its
+    size can refuse it. Written in chunks, so building it needs no memory."""
     compressor = zlib.compressobj(9)
+    body = compressor.compress(b"BT /F1 18 Tf 72 720 Td (1. What is duty of care? Keeping people safe.) Tj ET\n")
     chunk = b" " * (1 << 20)
-    body = b"".join(compressor.compress(chunk) for _ in range(inflated_bytes >> 20)) + compressor.flush()
-    return pdf_from_objects(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(body) + body + b"\nendstream",
-        ]
-    )
+    body += b"".join(compressor.compress(chunk) for _ in range(inflated_bytes >> 20)) + compressor.flush()
+    objects = text_page_objects(b"")
+    objects[3] = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(body) + body + b"\nendstream"
+    return pdf_from_objects(objects)
 
 
 def huge_page_pdf() -> bytes:
