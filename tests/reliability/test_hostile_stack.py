@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SHEETS
+from tests.helpers import SHEETS, api_key
 from tests.reliability.support import FULL, ROOT, record_figures
 
 pytestmark = [pytest.mark.worker]
@@ -161,12 +161,10 @@ class Stack:
 
 @pytest.fixture
 def stack(celery_worker, live_db, personas):
-    from rest_framework.authtoken.models import Token
-
-    token, _ = Token.objects.get_or_create(user=personas.bob)
+    key = api_key(personas.bob, personas.alpha)
     # A Redis prefix of its own: the session's worker must not take this stack's jobs.
     env = dict(celery_worker.env, REDIS_KEY_PREFIX=f"{celery_worker.env['REDIS_KEY_PREFIX']}h", DEBUG="false")
-    running = Stack(env, personas.alpha.host, token.key)
+    running = Stack(env, personas.alpha.host, key)
     try:
         running.wait_ready()
         yield running
