@@ -6,6 +6,7 @@ ours)."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
@@ -15,12 +16,6 @@ from tests.helpers import SHEETS, CountingUploadHandler
 pytestmark = pytest.mark.django_db
 
 MB = 1024 * 1024
-HANDLERS = [
-    "grading.upload_limits.UploadLimitHandler",
-    "tests.helpers.CountingUploadHandler",
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
-]
 
 
 def png_of(size: int, name: str = "big.png") -> SimpleUploadedFile:
@@ -29,9 +24,12 @@ def png_of(size: int, name: str = "big.png") -> SimpleUploadedFile:
 
 @pytest.fixture
 def limits(tmp_path):
+    """The configured handlers, with the counter just before Django's, which store what reaches them."""
     CountingUploadHandler.received.clear()
+    configured = list(settings.FILE_UPLOAD_HANDLERS)
+    storing = configured.index("django.core.files.uploadhandler.MemoryFileUploadHandler")
     with override_settings(
-        FILE_UPLOAD_HANDLERS=HANDLERS,
+        FILE_UPLOAD_HANDLERS=[*configured[:storing], "tests.helpers.CountingUploadHandler", *configured[storing:]],
         FILE_UPLOAD_TEMP_DIR=str(tmp_path),
         UPLOAD_MAX_FILE_BYTES=1 * MB,
         UPLOAD_MAX_REQUEST_BYTES=3 * MB,
