@@ -121,28 +121,3 @@ def marks(questions) -> dict[int, tuple]:
         score = None if q["ai_score"] is None else f"{float(q['ai_score']):.2f}"
         rows[q["number"]] = (score, q["ai_feedback"], q["needs_review"], q["review_reason"])
     return dict(sorted(rows.items()))
-
-
-def _counting_upload_handler():
-    from django.core.files.uploadhandler import FileUploadHandler
-
-    class CountingUploadHandler(FileUploadHandler):
-        """An upload handler placed after the limit handler in tests: counts the bytes that got past it (the ones
-        the next handler would write to a temporary file), one entry per request."""
-
-        received: list[int] = []
-
-        def handle_raw_input(self, *args, **kwargs):
-            CountingUploadHandler.received.append(0)
-
-        def receive_data_chunk(self, raw_data, start):
-            CountingUploadHandler.received[-1] += len(raw_data)
-            return raw_data
-
-        def file_complete(self, file_size):
-            return None
-
-    return CountingUploadHandler
-
-
-CountingUploadHandler = _counting_upload_handler()

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from jobs.models import BackgroundJob
-from tests.helpers import SHEETS, CountingUploadHandler
+from tests.helpers import SHEETS
+from tests.upload_counting import CountingUploadHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,9 @@ def limits(tmp_path):
     CountingUploadHandler.received.clear()
     configured = list(settings.FILE_UPLOAD_HANDLERS)
     storing = configured.index("django.core.files.uploadhandler.MemoryFileUploadHandler")
+    configured.insert(storing, "tests.upload_counting.CountingUploadHandler")
     with override_settings(
-        FILE_UPLOAD_HANDLERS=[*configured[:storing], "tests.helpers.CountingUploadHandler", *configured[storing:]],
+        FILE_UPLOAD_HANDLERS=configured,
         FILE_UPLOAD_TEMP_DIR=str(tmp_path),
         UPLOAD_MAX_FILE_BYTES=1 * MB,
         UPLOAD_MAX_REQUEST_BYTES=3 * MB,
