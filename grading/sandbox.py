@@ -6,8 +6,8 @@ dies), a CPU-time limit per task (RLIMIT_CPU, moved forward before each task: th
 too long) and a wall-clock limit enforced here (a child that does not answer in time is killed). A task runs in a
 child of its own for its whole duration, so a file that kills its child fails only its own task; the pool starts a
 new child in its place. Children are reused (starting one costs ~0.3 s of imports) and replaced after
-``tasks_per_child`` tasks or any failure, so memory a task left behind does not accumulate; one is started in the
-background when the pool is made, so the first upload does not wait for it.
+``tasks_per_child`` tasks or any failure, so memory a task left behind does not accumulate; a child is started in the
+background when the pool is made and whenever one is retired, so a file seldom waits for a child to start.
 
 Why not concurrent.futures.ProcessPoolExecutor: when one of its children dies, every task in flight fails with
 BrokenProcessPool (another organization's upload with it), and it cannot stop a task that runs too long. Why not
@@ -188,9 +188,13 @@ class Sandbox:
         raise SandboxFailure(value)
 
     def prestart(self) -> None:
-        """Start a child ahead of the first task."""
+        """Start a child ahead of the task that will need it."""
         child = _Child(self.config)
-        self._give_back(child, True)
+        with self._lock:
+            if not self._closed and len(self._idle) < self.config.processes:
+                self._idle.append(child)
+                return
+        child.close()
 
     def _take(self) -> _Child:
         with self._lock:
@@ -207,7 +211,10 @@ class Sandbox:
             if healthy and fits and not self._closed and child.uses < self.config.tasks_per_child:
                 self._idle.append(child)
                 return
+            replace = fits and not self._closed
         child.close()
+        if replace:  # a retired or failed child's successor starts now, not when the next file is waiting for it
+            threading.Thread(target=self.prestart, daemon=True, name="file-sandbox-prestart").start()
 
     def close(self) -> None:
         with self._lock:
