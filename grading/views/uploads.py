@@ -57,7 +57,7 @@ def upload(request):
                 "this page updates by itself.",
             )
             return redirect("grading:job-detail", job_id=job.pk)
-    return _page(request, form, status=400 if request.method == "POST" else 200)
+    return _page(request, form, status=status)
 
 
 def _page(request, form, status: int):
