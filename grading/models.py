@@ -32,6 +32,7 @@ class SubmissionStatus(models.TextChoices):
     EXTRACTING = "extracting", "Reading the pages"
     EXTRACTED = "extracted", "Ready to review and grade"
     GRADING = "grading", "Being graded"
+    GRADING_FAILED = "grading_failed", "Grading failed"
     GRADED = "graded", "Graded"
     NEEDS_REVIEW = "needs_review", "Graded — needs review"
     REVIEWED = "reviewed", "Reviewed"
@@ -59,7 +60,10 @@ class Submission(models.Model):
         max_length=20, choices=SubmissionStatus.choices, default=SubmissionStatus.EXTRACTED, db_index=True
     )
     upload_job_id = models.UUIDField(db_index=True)
-    grading_job_id = models.UUIDField(null=True, blank=True, db_index=True)
+    grading_job_id = models.UUIDField(null=True, blank=True, db_index=True, help_text="Its latest grading job.")
+    grading_error = models.CharField(
+        max_length=500, blank=True, help_text="Why its latest grading did not complete (status grading_failed)."
+    )
     session_id = models.UUIDField(null=True, blank=True, db_index=True)
     page_count = models.PositiveSmallIntegerField(default=0)
     extraction_source = models.CharField(max_length=20, blank=True, help_text="vision, ocr or pdf_text")

@@ -37,6 +37,7 @@ from grading.text_sheets import parse_text_page
 from integrations import services as webhooks
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
 from jobs.services import JobContext
+from organizations.usage import record_graded
 
 logger = logging.getLogger(__name__)
 
@@ -424,6 +425,7 @@ def run_grading_job(context: JobContext) -> dict:
             "prompt_version": GRADING_PROMPT_VERSION,
         }
         context.complete(result)
+        record_graded(job.organization_id, len(submissions))  # the usage ledger, with the completion or not at all
         _notify(job, result)
         transaction.on_commit(  # submission.graded webhooks; never blocks or fails the job
             lambda: webhooks.submissions_graded(job.organization_id, job.pk, result), robust=True

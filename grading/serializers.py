@@ -70,6 +70,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "detected_standard",
             "mark_scheme",
             "status",
+            "grading_error",
             "needs_review",
             "page_count",
             "extraction_source",

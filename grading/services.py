@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus, UploadedFile
 from grading.standards import discover, get_standard
@@ -17,7 +18,7 @@ from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatu
 from jobs.services import start_job
 from markschemes.models import MarkScheme, SchemeState
 from markschemes.services import published_for_standard
-from organizations.usage import quizzes_this_month
+from organizations.usage import lock_usage, quizzes_this_month
 from quizmarker.api import ApiError
 
 SECONDS_PER_PAGE = 8
@@ -202,25 +203,29 @@ def start_grading(
     if get_standard(standard_id) is None:
         raise _unknown_standard(standard_id)
     scheme = scheme or choose_mark_scheme(standard_id=standard_id, mark_scheme_id=None)
-    active = set(
-        BackgroundJob.objects.filter(
-            pk__in=[s.grading_job_id for s in submissions if s.grading_job_id],
-            status__in=ACTIVE_STATUSES,
-        ).values_list("pk", flat=True)
-    )
-    busy = [s for s in submissions if s.grading_job_id in active]
-    if busy:
-        raise ApiError(
-            "These scripts are already being graded.",
-            code="JOB_ALREADY_RUNNING",
-            status_code=409,
-            details={"submission_ids": [str(s.pk) for s in busy]},
-        )
-    check_plan_limit(organization, len(submissions))
     session = None
     if submissions[0].session_id:
         session = GradingSession.objects.filter(pk=submissions[0].session_id, organization=organization).first()
     with transaction.atomic():
+        # The checks and the job row in one transaction under the organization's usage lock: of two gradings racing
+        # for the plan's last quiz (or for the same scripts) the second sees the first one's job.
+        lock_usage(organization)
+        busy = list(
+            Submission.objects.filter(
+                pk__in=[s.pk for s in submissions],
+                grading_job_id__in=BackgroundJob.objects.filter(
+                    organization=organization, status__in=ACTIVE_STATUSES
+                ).values("pk"),
+            ).values_list("pk", flat=True)
+        )
+        if busy:
+            raise ApiError(
+                "These scripts are already being graded.",
+                code="JOB_ALREADY_RUNNING",
+                status_code=409,
+                details={"submission_ids": [str(pk) for pk in busy]},
+            )
+        check_plan_limit(organization, len(submissions))
         job = start_job(
             organization=organization,
             user=user,
@@ -236,9 +241,39 @@ def start_grading(
             enqueue=enqueue,
         )
         Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(
-            grading_job_id=job.pk, standard=standard_id, mark_scheme=scheme
+            grading_job_id=job.pk,
+            standard=standard_id,
+            mark_scheme=scheme,
+            status=SubmissionStatus.GRADING,
+            grading_error="",
         )
     return job
+
+
+def retry_grading(job: BackgroundJob, user) -> BackgroundJob:
+    """Start a failed or cancelled grading job's scripts again: the same function as a first grading, so the same
+    checks (scripts already being graded, plan limit, budget), and the scripts then point at the new job."""
+    ids = job.input.get("submission_ids") or []
+    with schema_context(job.organization.schema_name):
+        submissions = list(Submission.objects.filter(pk__in=ids).order_by("created_at"))
+        if not submissions or len(submissions) != len(ids):
+            raise ApiError(
+                "The scripts of this grading job no longer exist, so it cannot be retried.",
+                code="NOT_FOUND",
+                status_code=404,
+            )
+        return start_grading(
+            organization=job.organization, user=user, submissions=submissions, standard_id=job.input.get("standard_id")
+        )
+
+
+def grading_stopped(job: BackgroundJob, reason: str) -> None:
+    """A grading job failed or was cancelled: its scripts that are still its own say so, with the reason (a newer
+    grading job's scripts are left alone)."""
+    with schema_context(job.organization.schema_name):
+        Submission.objects.filter(grading_job_id=job.pk, status=SubmissionStatus.GRADING).update(
+            status=SubmissionStatus.GRADING_FAILED, grading_error=reason[:500]
+        )
 
 
 def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dict:

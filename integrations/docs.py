@@ -53,10 +53,16 @@ class JobDocSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField()
+    files_removed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the job expired and its files, input and result were removed (null until then). The job and "
+        "its log stay for JOB_HISTORY_DAYS (90 days by default).",
+    )
     session_id = serializers.UUIDField(allow_null=True)
     result = serializers.JSONField(
         required=False,
-        help_text="Only when completed. Extraction: submission_ids, submissions, pages, unreadable_pages; with "
+        help_text="Only when completed, and null once the job's files were removed. Extraction: submission_ids, "
+        "submissions, pages, unreadable_pages; with "
         "grade=true also grading_job_id (null if grading could not start), grading_error and grading_error_code. "
         "Grading: submission_ids, submissions (id, total_score, max_score, percentage, needs_review), standard_id.",
     )
@@ -83,6 +89,7 @@ JOB_EXAMPLE = OpenApiExample(
         "started_at": "2025-05-01T09:30:01Z",
         "completed_at": "2025-05-01T09:30:09Z",
         "expires_at": "2025-05-02T09:30:00Z",
+        "files_removed_at": None,
         "session_id": SESSION_ID,
         "result": {"submission_ids": [SUBMISSION_ID], "pages": 2, "unreadable_pages": 0},
         "duration_seconds": 8.0,
@@ -108,9 +115,16 @@ class JobStatsSerializer(serializers.Serializer):
     by_status = serializers.DictField(child=serializers.IntegerField(), help_text="Count per status.")
     by_type = serializers.DictField(child=serializers.IntegerField(), help_text="Count per job type.")
     processing_time_seconds = serializers.DictField(
-        help_text="avg, min, max and p95 of completed jobs (seconds, or null) and completed_jobs."
+        help_text="avg, min, max and p95 of completed jobs of every type (seconds, or null) and completed_jobs."
     )
-    oldest_queued_age_seconds = serializers.FloatField(allow_null=True)
+    grading_duration_seconds = serializers.DictField(
+        help_text="avg, min, max and p95 of completed grading jobs only (seconds, or null) and completed_jobs."
+    )
+    pending = serializers.IntegerField(help_text="Jobs queued now (whatever the window).")
+    processing = serializers.IntegerField(help_text="Jobs running now.")
+    oldest_pending_age_seconds = serializers.FloatField(allow_null=True, help_text="Age of the oldest queued job.")
+    oldest_queued_age_seconds = serializers.FloatField(allow_null=True, help_text="The same, under its first name.")
+    active_sessions = serializers.IntegerField(help_text="Grading sessions with a job queued or running now.")
 
     class Meta:
         ref_name = "JobStats"

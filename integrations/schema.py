@@ -28,6 +28,7 @@ ERROR_CODES = {
     "JOB_ALREADY_RUNNING": (409, "These scripts are already being graded; details: submission_ids."),
     "DRAFT_EXISTS": (409, "The mark scheme already has a draft version: edit that one; details: draft_id, version."),
     "SCHEME_NOT_DRAFT": (409, "Only a draft mark scheme can be published; details: state."),
+    "JOB_EXPIRED": (410, "The job expired: its files, input and result were removed (details: files_removed_at)."),
     "FILE_TOO_LARGE": (413, "A file is larger than the upload limit."),
     "UNSUPPORTED_FILE": (415, "A file is not an image or PDF we can read."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "The request body's Content-Type is not accepted."),

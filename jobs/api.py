@@ -12,7 +12,8 @@ from integrations.schema import error_response
 from jobs.models import JobStatus, JobType
 from jobs.polling import poll
 from jobs.serializers import JobSerializer
-from jobs.services import cancel_job, job_stats, visible_job, visible_jobs, visible_sessions
+from jobs.services import cancel_job, visible_job, visible_jobs, visible_sessions
+from jobs.stats import job_stats
 from quizmarker.api import AddressesOrganization, ApiError, ok, paged
 
 
@@ -114,11 +115,20 @@ class JobResultView(JobsMixin, APIView):
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description=docs.JobDocSerializer().fields["result"].help_text),
             409: error_response("JOB_NOT_COMPLETED"),
+            410: error_response("JOB_EXPIRED"),
         },
         tags=["jobs"],
     )
     def get(self, request, job_id):
         job = self.get_job(request, job_id)
+        if job.files_removed_at is not None:
+            raise ApiError(
+                f"This job expired: its files and result were removed on {job.files_removed_at:%d %b %Y at %H:%M} UTC. "
+                "The scripts and their grades are still under /api/v1/submissions.",
+                code="JOB_EXPIRED",
+                status_code=410,
+                details={"files_removed_at": job.files_removed_at.isoformat()},
+            )
         if job.status != JobStatus.COMPLETED:
             raise ApiError(
                 f"The job is {job.status}; its result is available once it has completed.",
@@ -136,7 +146,9 @@ class JobStatsQuery(serializers.Serializer):
 class JobStatsView(JobsMixin, APIView):
     @extend_schema(
         summary="Job statistics",
-        description="Counts by status and type, processing times and the oldest queued job, over `hours`.",
+        description="Over the jobs accepted in the last `hours` (1 to 2160; job records are kept 90 days): counts by "
+        "status and type, processing times (all jobs, and grading jobs alone). Now: pending and processing counts, "
+        "the oldest pending job's age and the number of active sessions.",
         parameters=[JobStatsQuery],
         responses={200: docs.JobStatsSerializer},
         tags=["jobs"],

@@ -81,18 +81,17 @@ def reap_stuck_jobs() -> int:
 
 
 def cleanup_expired_jobs() -> int:
-    """Delete finished jobs past their expiry, and the uploaded files they own."""
-    from grading.storage import delete_job_files
+    """Step 1 of retention: remove expired jobs' files and input/result; the rows and logs stay (jobs.retention)."""
+    from jobs.retention import remove_expired_files
 
-    expired = BackgroundJob.objects.filter(
-        status__in=[JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED], expires_at__lte=timezone.now()
-    ).select_related("organization")
-    count = 0
-    for job in expired.iterator():
-        delete_job_files(job)
-        job.delete()
-        count += 1
-    return count
+    return remove_expired_files()
+
+
+def remove_old_job_history() -> int:
+    """Step 2 of retention: delete job rows, logs and sessions older than JOB_HISTORY_DAYS (jobs.retention)."""
+    from jobs.retention import remove_old_history
+
+    return remove_old_history()[0]
 
 
 def remove_orphaned_uploads() -> int:

@@ -63,9 +63,23 @@ class GradingSession(models.Model):
 
     @property
     def status(self) -> str:
-        statuses = set(self.jobs.values_list("status", flat=True))
-        if not statuses:
+        """Derived from the latest attempt of each piece of work: a job that was retried, and a grading job whose
+        scripts have all been handed to a newer grading job, no longer count. Read it in the organization's schema
+        (it looks at the session's scripts)."""
+        from grading.models import Submission
+
+        jobs = list(self.jobs.filter(retried_as__isnull=True).values_list("pk", "job_type", "status"))
+        if not jobs:
             return "empty"
+        finished_grading = [pk for pk, kind, status in jobs if kind == JobType.GRADING and status in FINISHED_STATUSES]
+        current = set(
+            Submission.objects.filter(grading_job_id__in=finished_grading).values_list("grading_job_id", flat=True)
+            if finished_grading
+            else []
+        )
+        statuses = {
+            status for pk, kind, status in jobs if kind != JobType.GRADING or status in ACTIVE_STATUSES or pk in current
+        }
         if JobStatus.FAILED in statuses:
             return "needs_attention"
         if statuses & {JobStatus.QUEUED, JobStatus.PROCESSING}:
@@ -110,6 +124,10 @@ class BackgroundJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(default=_default_expiry, db_index=True)
+    files_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its files and input/result were removed at expiry; the row stays."
+    )
+    retried_as = models.UUIDField(null=True, blank=True, help_text="The job that started this one again.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -29,6 +29,7 @@ class JobSerializer(serializers.BaseSerializer):
             "started_at": _iso(job.started_at),
             "completed_at": _iso(job.completed_at),
             "expires_at": _iso(job.expires_at),
+            "files_removed_at": _iso(job.files_removed_at),
             "session_id": str(job.session_id) if job.session_id else None,
         }
         if job.status == JobStatus.COMPLETED:

@@ -23,7 +23,7 @@ import redis.exceptions
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import Avg, Count, F, Max, Min, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -31,7 +31,6 @@ from django_tenants.utils import schema_context
 
 from jobs.errors import JobCancelled, JobError, PermanentJobError
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
-from jobs.stats import Percentile, duration_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,10 @@ TASKS: dict[str, str] = {
     JobType.EMAIL: "jobs.tasks.run_email",
 }
 QUEUES: dict[str, str] = {JobType.EXTRACTION: "default", JobType.GRADING: "default", JobType.EMAIL: "low"}
+# What else changes when a job fails or is cancelled, in the same transaction: a function taking (job, reason).
+ON_STOPPED: dict[str, str] = {JobType.GRADING: "grading.services.grading_stopped"}
+# How a failed or cancelled job is started again, through the same checks as its first start: (job, user) -> job.
+RETRY_STARTERS: dict[str, str] = {JobType.GRADING: "grading.services.retry_grading"}
 
 # Exceptions from the outside world that are worth another try.
 TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -424,6 +427,7 @@ def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bo
         )
         if done:
             log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
+            _stopped(job, message)
             transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never fails the job
     return bool(done)
 
@@ -447,24 +451,44 @@ def cancel_job(job: BackgroundJob, by=None) -> bool:
         if done:
             who = f" by {by.email}" if by is not None and getattr(by, "email", None) else ""
             log_event(job, f"Cancelled{who}.", JobEvent.Level.WARNING)
+            _stopped(job, f"The job was cancelled{who}.")
     job.refresh_from_db()
     return bool(done)
 
 
+def _stopped(job: BackgroundJob, reason: str) -> None:
+    if job.job_type in ON_STOPPED:
+        import_string(ON_STOPPED[job.job_type])(job, reason)
+
+
 def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
-    """Start a failed or cancelled job again as a new job with the same input."""
+    """Start a failed or cancelled job again as a new job with the same input, through the same checks as a first
+    start (a grading job: plan limit, budget, scripts already being graded). The old job records its replacement."""
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise PermanentJobError("Only a failed or cancelled job can be retried.", code="JOB_NOT_RETRYABLE")
-    quizzes = (job.input or {}).get("quiz_count", 0) if job.job_type == JobType.GRADING else 0
-    if job.job_type == JobType.EXTRACTION and (job.input or {}).get("grade"):
-        quizzes = 1  # it grades once read: the same early check as the upload's
-    if quizzes:
-        from grading.services import check_plan_limit  # the plan's owner (a retry counts again: the old one failed)
+    if job.files_removed_at is not None:
+        raise PermanentJobError(
+            f"This job's files and input were removed on {job.files_removed_at:%d %b %Y}, so it cannot be retried; "
+            "upload the scripts again.",
+            code="JOB_EXPIRED",
+        )
+    with transaction.atomic():
+        if job.job_type in RETRY_STARTERS:
+            new_job = import_string(RETRY_STARTERS[job.job_type])(job, by or job.user)
+        else:
+            if job.job_type == JobType.EXTRACTION and (job.input or {}).get("grade"):
+                from grading.services import check_plan_limit  # it grades once read: the upload's early check
 
-        check_plan_limit(job.organization, quizzes)
-    return start_job(
-        organization=job.organization, job_type=job.job_type, user=by or job.user, input=job.input, session=job.session
-    )
+                check_plan_limit(job.organization, 1)
+            new_job = start_job(
+                organization=job.organization,
+                job_type=job.job_type,
+                user=by or job.user,
+                input=job.input,
+                session=job.session,
+            )
+        BackgroundJob.objects.filter(pk=job.pk).update(retried_as=new_job.pk)
+    return new_job
 
 
 # --- Reading ------------------------------------------------------------------------------------
@@ -498,32 +522,6 @@ def visible_sessions(user, organization, membership):
     if user.is_superuser or (membership is not None and membership.can_manage):
         return sessions
     return sessions.filter(user=user)
-
-
-def job_stats(jobs, window_hours: int = 24) -> dict:
-    since = timezone.now() - timedelta(hours=window_hours)
-    recent = jobs.filter(created_at__gte=since)
-    by_status = {row["status"]: row["n"] for row in recent.values("status").annotate(n=Count("id")).order_by()}
-    by_type = {row["job_type"]: row["n"] for row in recent.values("job_type").annotate(n=Count("id")).order_by()}
-    timings = recent.filter(status=JobStatus.COMPLETED, started_at__isnull=False, completed_at__isnull=False).aggregate(
-        avg=Avg(duration_seconds()),
-        min=Min(duration_seconds()),
-        max=Max(duration_seconds()),
-        p95=Percentile(duration_seconds(), percentile=0.95),
-        n=Count("id"),
-    )
-    oldest = jobs.filter(status=JobStatus.QUEUED).order_by("created_at").values_list("created_at", flat=True).first()
-    return {
-        "window_hours": window_hours,
-        "total": sum(by_status.values()),
-        "by_status": {status: by_status.get(status, 0) for status in JobStatus.values},
-        "by_type": {job_type: by_type.get(job_type, 0) for job_type in JobType.values},
-        "processing_time_seconds": {
-            key: (round(float(value), 3) if value is not None else None) for key, value in timings.items() if key != "n"
-        }
-        | {"completed_jobs": timings["n"]},
-        "oldest_queued_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else None,
-    }
 
 
 def queue_health() -> dict:

@@ -73,6 +73,11 @@ def cleanup_expired_jobs() -> int:
     return housekeeping.cleanup_expired_jobs()
 
 
+@shared_task(name="jobs.tasks.remove_old_job_history")
+def remove_old_job_history() -> int:
+    return housekeeping.remove_old_job_history()
+
+
 @shared_task(name="jobs.tasks.remove_orphaned_uploads")
 def remove_orphaned_uploads() -> int:
     return housekeeping.remove_orphaned_uploads()

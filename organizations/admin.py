@@ -20,6 +20,7 @@ from organizations.models import (
     Membership,
     Organization,
     ProviderCall,
+    UsageMonth,
     User,
 )
 from organizations.services import log_admin_access, provision_organization, send_invitation_email, set_active
@@ -322,4 +323,21 @@ class ProviderCallAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsageMonth)
+class UsageMonthAdmin(admin.ModelAdmin):
+    """The usage ledger, read-only: plan limits and reports count from it, so nobody edits or deletes a row."""
+
+    list_display = ["month", "organization", "quizzes_graded", "grading_jobs", "updated_at"]
+    list_filter = ["organization"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

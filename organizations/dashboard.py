@@ -5,7 +5,7 @@ Charts are inline SVG drawn here, so the admin needs no JavaScript or outside as
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib import admin
@@ -22,7 +22,7 @@ from django.utils.safestring import mark_safe
 from grading.exports import SafeWriter
 from jobs.models import BackgroundJob, JobStatus, JobType
 from jobs.stats import Percentile, duration_seconds
-from organizations.models import Organization, ProviderCall
+from organizations.models import Organization, ProviderCall, UsageMonth
 from organizations.usage import month_start
 
 STATUS_COLOURS = {
@@ -145,6 +145,7 @@ def dashboard_data(now: datetime | None = None) -> dict:
         calls=Count("id"),
     )
     tokens = {key: value or 0 for key, value in tokens.items()}
+    tokens["quizzes"] = UsageMonth.objects.filter(month=month.date()).aggregate(n=Sum("quizzes_graded"))["n"] or 0
 
     busiest = list(
         Organization.objects.annotate(
@@ -225,6 +226,7 @@ CSV_COLUMNS = [
     "month",
     "organization",
     "slug",
+    "quizzes_graded",
     "calls",
     "failed_calls",
     "prompt_tokens",
@@ -237,30 +239,34 @@ CSV_COLUMNS = [
 
 
 def parse_month(value: str | None) -> datetime | None:
-    """Parse "2026-03" into the start of that month in local time; None for empty or malformed values."""
+    """Parse "2026-03" into the start of that month (UTC, as usage is counted); None for empty or malformed values."""
     if not value:
         return None
     try:
         parsed = datetime.strptime(value, "%Y-%m")
     except ValueError:
         return None
-    return timezone.make_aware(parsed)
+    return parsed.replace(tzinfo=UTC)
 
 
 def usage_rows(month: datetime | None = None, organization_id: int | None = None) -> list[dict]:
-    """One row per organization per month of AI calls: calls, tokens (prompt / cached / completion), cost."""
+    """One row per organization per month (UTC): scripts graded (the ledger), AI calls, tokens (prompt / cached /
+    completion) and estimated cost. Both sources are durable: job clean-up never removes them."""
     calls = ProviderCall.objects.all()
+    ledger = UsageMonth.objects.all()
     if month is not None:
-        naive = timezone.make_naive(month)
-        next_month = timezone.make_aware((naive.replace(day=1) + timedelta(days=32)).replace(day=1))
+        next_month = month_start(month + timedelta(days=32))
         calls = calls.filter(created_at__gte=month, created_at__lt=next_month)
+        ledger = ledger.filter(month=month.date())
     if organization_id:
         calls = calls.filter(organization_id=organization_id)
-    rows = list(
-        calls.annotate(month=TruncMonth("created_at"))
-        .values(
-            "month", "organization_id", "organization__name", "organization__slug", "organization__monthly_budget_usd"
-        )
+        ledger = ledger.filter(organization_id=organization_id)
+    organization_fields = ("organization_id", "organization__name", "organization__slug")
+    budget_field = "organization__monthly_budget_usd"
+    by_key: dict[tuple, dict] = {}
+    for row in (
+        calls.annotate(month=TruncMonth("created_at", tzinfo=UTC))
+        .values("month", *organization_fields, budget_field)
         .annotate(
             calls=Count("id"),
             failed_calls=Count("id", filter=Q(succeeded=False)),
@@ -269,21 +275,37 @@ def usage_rows(month: datetime | None = None, organization_id: int | None = None
             completion_tokens=Sum("completion_tokens"),
             cost_usd=Sum("cost_usd"),
         )
-        .order_by("-month", "organization__name")
-    )
-    current = month_start()
-    for row in rows:
-        row["month_label"] = timezone.localtime(row["month"]).strftime("%Y-%m")
+        .order_by()
+    ):
+        by_key[(row["month"].date(), row["organization_id"])] = row | {"quizzes_graded": 0}
+    empty = dict.fromkeys(("calls", "failed_calls", "prompt_tokens", "cached_tokens", "completion_tokens"), 0)
+    for entry in ledger.values("month", "quizzes_graded", *organization_fields, budget_field):
+        key = (entry["month"], entry["organization_id"])
+        by_key.setdefault(key, entry | empty | {"cost_usd": Decimal("0")})["quizzes_graded"] = entry["quizzes_graded"]
+    current = month_start().date()
+    rows = sorted(by_key.items(), key=lambda item: (-item[0][0].toordinal(), item[1]["organization__name"]))
+    result = []
+    for (row_month, _), row in rows:
+        row["month_label"] = row_month.strftime("%Y-%m")
         row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
         row["cost_usd"] = (row["cost_usd"] or Decimal("0")).quantize(Decimal("0.0001"))
-        budget = row["organization__monthly_budget_usd"]
-        is_current = timezone.localtime(row["month"]).strftime("%Y-%m") == current.strftime("%Y-%m")
-        row["budget_percent"] = round(100 * row["cost_usd"] / budget) if budget and is_current else None
-    return rows
+        budget = row[budget_field]
+        row["budget_percent"] = round(100 * row["cost_usd"] / budget) if budget and row_month == current else None
+        result.append(row)
+    return result
 
 
 def usage_totals(rows: list[dict]) -> dict:
-    keys = ["calls", "failed_calls", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens", "cost_usd"]
+    keys = [
+        "quizzes_graded",
+        "calls",
+        "failed_calls",
+        "prompt_tokens",
+        "cached_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost_usd",
+    ]
     return {key: sum((row[key] for row in rows), Decimal("0") if key == "cost_usd" else 0) for key in keys}
 
 
@@ -299,6 +321,7 @@ def usage_csv(rows: list[dict]) -> HttpResponse:
                 row["month_label"],
                 row["organization__name"],
                 row["organization__slug"],
+                row["quizzes_graded"],
                 row["calls"],
                 row["failed_calls"],
                 row["prompt_tokens"],

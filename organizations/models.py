@@ -206,6 +206,27 @@ class ProviderCall(models.Model):
         return f"{self.provider}/{self.model} {self.purpose} for {self.organization_id}"
 
 
+class UsageMonth(models.Model):
+    """The usage ledger: scripts graded per organization per calendar month (UTC), the month in which the grading
+    completed. Written in the transaction that completes each grading job; never removed by the jobs' clean-up, so
+    plan limits and usage reports survive the jobs' expiry."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="usage_months")
+    month = models.DateField(help_text="The 1st of the month (UTC).")
+    quizzes_graded = models.PositiveIntegerField(default=0, help_text="Scripts whose grading completed that month.")
+    grading_jobs = models.PositiveIntegerField(default=0, help_text="Grading jobs that completed that month.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-month", "organization"]
+        constraints = [models.UniqueConstraint(fields=["organization", "month"], name="one_usage_row_per_org_month")]
+        verbose_name = "monthly usage"
+        verbose_name_plural = "monthly usage"
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.month:%Y-%m}: {self.quizzes_graded} quizzes"
+
+
 def _invitation_token() -> str:
     return secrets.token_urlsafe(32)
 

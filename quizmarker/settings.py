@@ -204,7 +204,12 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
 
 # --- Jobs -------------------------------------------------------------------------------------
+# Two-step retention: a finished job's files and input/result go after JOB_EXPIRY_HOURS; its row, its log and its
+# session stay JOB_HISTORY_DAYS (for history, statistics and session logs). The usage ledger is never removed.
 JOB_EXPIRY_HOURS = env_int("JOB_EXPIRY_HOURS", 24, minimum=1)
+JOB_HISTORY_DAYS = env_int("JOB_HISTORY_DAYS", 90, minimum=1)
+if JOB_HISTORY_DAYS * 24 < JOB_EXPIRY_HOURS:
+    raise ImproperlyConfigured("JOB_HISTORY_DAYS must cover at least JOB_EXPIRY_HOURS: files go before the job's row.")
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
 JOB_RETRY_BACKOFF_BASE = env_float("JOB_RETRY_BACKOFF_BASE", 5.0, minimum=0)
 JOB_RETRY_BACKOFF_MAX = env_float("JOB_RETRY_BACKOFF_MAX", 300.0, minimum=0)

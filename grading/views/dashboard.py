@@ -42,7 +42,7 @@ def dashboard(request):
         "quiz_limit": limit,
         "usage_percent": min(100, round(100 * used / limit)) if limit else 0,
         "usage_near_limit": bool(limit) and used >= 0.8 * limit,
-        "month": timezone.localtime().strftime("%B %Y"),
+        "month": started.strftime("%B %Y"),
         "titles": standard_titles(),
     }
     return render(request, "organizations/dashboard.html", context)

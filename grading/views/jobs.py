@@ -76,6 +76,8 @@ def job_detail(request, job_id):
     scripts = list(Submission.objects.select_related("student").filter(pk__in=ids).order_by("created_at"))
     if not scripts and job.job_type == JobType.EXTRACTION:
         scripts = list(Submission.objects.select_related("student").filter(upload_job_id=job.pk))
+    if not scripts and job.job_type == JobType.GRADING:  # its input went at expiry; its scripts still point at it
+        scripts = list(Submission.objects.select_related("student").filter(grading_job_id=job.pk))
     return render(
         request,
         "grading/job_detail.html",

@@ -209,15 +209,11 @@ def test_another_organizations_upload_cannot_be_graded(api, personas):
 @pytest.fixture
 def beta_plan_used_up(personas):
     """Beta may grade 2 quizzes a month and has graded 2."""
+    from organizations.usage import record_graded
+
     personas.beta.quiz_limit_override = 2
     personas.beta.save()
-    BackgroundJob.objects.create(
-        organization=personas.beta,
-        user=personas.charlie,
-        job_type=JobType.GRADING,
-        status=JobStatus.COMPLETED,
-        input={"quiz_count": 2},
-    )
+    record_graded(personas.beta.pk, 2)  # the ledger: what a completed grading of 2 scripts wrote
 
 
 def test_the_plan_limit_is_checked_before_a_grading_job_is_created(api, personas, beta_plan_used_up):
@@ -250,16 +246,15 @@ def test_an_upload_that_asks_for_grading_is_refused_at_once_when_the_plan_is_use
     assert client.post("/api/v1/upload", fields(), format="multipart").status_code == 202
 
 
-def test_failed_grading_jobs_do_not_count_against_the_plan(api, personas):
-    from organizations.usage import quizzes_this_month
+def test_the_plan_counts_graded_scripts_and_those_being_graded_but_not_failed_jobs(api, personas):
+    from organizations.usage import quizzes_this_month, record_graded
 
-    BackgroundJob.objects.create(
-        organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.FAILED, input={"quiz_count": 5}
-    )
-    BackgroundJob.objects.create(
-        organization=personas.beta, job_type=JobType.GRADING, status=JobStatus.COMPLETED, input={"quiz_count": 3}
-    )
-    assert quizzes_this_month(personas.beta) == 3
+    for status, count in [("failed", 5), ("cancelled", 7), ("completed", 11), ("queued", 2), ("processing", 1)]:
+        BackgroundJob.objects.create(
+            organization=personas.beta, job_type=JobType.GRADING, status=status, input={"quiz_count": count}
+        )
+    record_graded(personas.beta.pk, 3)  # a completed job counts through the ledger, not through its row
+    assert quizzes_this_month(personas.beta) == 3 + 2 + 1
 
 
 def test_uploads_are_throttled_at_20_an_hour_per_user(api, personas):

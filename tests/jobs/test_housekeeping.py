@@ -192,8 +192,11 @@ def upload_folder(root, job_id, schema="alpha"):
     return folder
 
 
-def test_cleanup_deletes_finished_jobs_past_their_expiry_with_their_files(make_job, personas, media_root):
-    expired = [make_job(status=status, expires_at=ago(minutes=1)) for status in ("completed", "failed", "cancelled")]
+def test_cleanup_removes_expired_jobs_files_and_payloads_and_keeps_their_rows(make_job, personas, media_root):
+    expired = [
+        make_job(status=status, expires_at=ago(minutes=1), input={"files": [{"path": "x"}]}, result={"pages": 1})
+        for status in ("completed", "failed", "cancelled")
+    ]
     expired.append(
         make_job(organization=personas.beta, user=personas.charlie, status="completed", expires_at=ago(days=1))
     )
@@ -204,8 +207,13 @@ def test_cleanup_deletes_finished_jobs_past_their_expiry_with_their_files(make_j
 
     assert cleanup_expired_jobs() == 4
 
-    assert not BackgroundJob.objects.filter(pk__in=[job.pk for job in expired]).exists()
-    assert BackgroundJob.objects.filter(pk__in=[job.pk for job in [unexpired, *active]]).count() == 3
+    for job in expired:
+        job.refresh_from_db()
+        assert job.files_removed_at is not None and (job.input, job.result) == ({}, None)
+        assert job.events.filter(message__startswith="The uploaded files and the job's input").count() == 1
+    assert not BackgroundJob.objects.filter(
+        pk__in=[job.pk for job in [unexpired, *active]], files_removed_at__isnull=False
+    ).exists()
     assert not any(folder.exists() for folder in expired_folders)
     assert all((folder / "1.png").exists() for folder in kept_folders)
 
@@ -247,6 +255,7 @@ def test_the_housekeeping_schedules_exist_after_migration():
         "jobs.tasks.sweep_queued_jobs": (30, "seconds"),
         "jobs.tasks.reap_stuck_jobs": (5, "minutes"),
         "jobs.tasks.cleanup_expired_jobs": (1, "hours"),
+        "jobs.tasks.remove_old_job_history": (1, "days"),
         "jobs.tasks.remove_orphaned_uploads": (6, "hours"),
     }
     schedules = {task.task: task for task in PeriodicTask.objects.filter(task__in=expected).select_related("interval")}

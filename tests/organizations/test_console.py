@@ -126,7 +126,10 @@ def test_users_are_searchable_by_organization_and_can_be_deactivated(web, person
 
 
 def test_retry_starts_failed_jobs_again_and_skips_the_others(web, personas):
-    failed = job(personas.alpha, JobStatus.FAILED, input={"quiz_count": 1}, error_message="Boom", error_code="X")
+    files = {"files": [{"path": "uploads/alpha/x/1.png", "pages": 1}], "standard_id": 3}
+    failed = job(
+        personas.alpha, JobStatus.FAILED, job_type=JobType.EXTRACTION, input=files, error_message="Boom", error_code="X"
+    )
     done = job(personas.beta, JobStatus.COMPLETED)
     response = web(None, personas.root).post(
         "/admin/jobs/backgroundjob/",
@@ -136,8 +139,10 @@ def test_retry_starts_failed_jobs_again_and_skips_the_others(web, personas):
     page = response.content.decode()
     assert "Started 1 new job(s)" in page and "Skipped 1 job(s)" in page
     retried = BackgroundJob.objects.exclude(pk__in=[failed.pk, done.pk]).get(organization=personas.alpha)
-    assert retried.status == JobStatus.QUEUED and retried.input == {"quiz_count": 1}
+    assert retried.status == JobStatus.QUEUED and retried.input == files
     assert retried.user == personas.root
+    failed.refresh_from_db()
+    assert failed.retried_as == retried.pk
 
 
 def test_cancel_stops_queued_jobs_and_leaves_finished_ones(web, personas):
@@ -218,6 +223,7 @@ def test_the_usage_report_exports_csv(web, personas):
         "month": this_month,
         "organization": "Alpha Care Training",
         "slug": "alpha",
+        "quizzes_graded": "0",
         "calls": "2",
         "failed_calls": "1",
         "prompt_tokens": "1500",

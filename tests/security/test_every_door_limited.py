@@ -3,9 +3,12 @@ button and job retry count against the same per-user rates and counters as the A
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django_tenants.utils import schema_context
 
+from grading.models import Submission
 from jobs.models import BackgroundJob, JobStatus, JobType
 from organizations.models import Organization
 from quizmarker.throttles import GradeThrottle, UploadThrottle
@@ -70,7 +73,13 @@ def test_the_review_pages_grade_button_counts_against_the_grading_rate(web, pers
         assert second.student.full_name == "Rita Reviewed", "the corrections are still saved"
 
 
-def _failed(personas, job_type, **input):
+def _failed(personas, job_type, scripts=1):
+    """A failed job of Bob's; a grading job's scripts exist (a retry grades them again through start_grading)."""
+    input = {}
+    if job_type == JobType.GRADING:
+        with schema_context("alpha"):
+            ids = [str(Submission.objects.create(upload_job_id=uuid.uuid4(), standard=3).pk) for _ in range(scripts)]
+        input = {"submission_ids": ids, "standard_id": 3, "quiz_count": scripts}
     return BackgroundJob.objects.create(
         organization=personas.alpha, user=personas.bob, job_type=job_type, status=JobStatus.FAILED, input=input
     )
@@ -90,11 +99,11 @@ def test_retrying_jobs_counts_against_the_same_rates(web, personas, rates):
 
 def test_retrying_a_grading_job_checks_the_plan(web, personas, rates):
     rates()
-    Organization.objects.filter(pk=personas.alpha.pk).update(quiz_limit_override=2)
-    BackgroundJob.objects.create(
-        organization=personas.alpha, job_type=JobType.GRADING, status=JobStatus.COMPLETED, input={"quiz_count": 1}
-    )
-    failed = _failed(personas, JobType.GRADING, quiz_count=2)
+    from organizations.usage import quizzes_this_month, record_graded
+
+    record_graded(personas.alpha.pk, 1)
+    Organization.objects.filter(pk=personas.alpha.pk).update(quiz_limit_override=quizzes_this_month(personas.alpha) + 1)
+    failed = _failed(personas, JobType.GRADING, scripts=2)
     response = web(personas.alpha, personas.bob).post(f"/jobs/{failed.pk}/retry/", HTTP_ACCEPT="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "PLAN_LIMIT_EXCEEDED"
