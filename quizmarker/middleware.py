@@ -9,8 +9,9 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpResponseNotFound
+from django.http import HttpResponseNotFound, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
@@ -101,3 +102,39 @@ class OrganizationAccessMiddleware:
             return render(request, "errors/not_a_member.html", status=403)
         audit_outsider_access(request, organization, "its site", request.membership)
         return self.get_response(request)
+
+
+# Paths a staff member without a second factor may still open: signing in and out, enrolling, static files, health.
+_ENROLMENT_PREFIXES = ("/accounts/", "/static/", "/health", "/favicon.ico")
+
+
+class StaffTwoFactorMiddleware:
+    """Staff and super admins (who can open every organization) use the site only once they have enrolled an
+    authenticator app (TOTP); until then every page sends them to enrol. Enrolled, allauth asks for a code at every
+    sign-in — the admin's own login page sends people to allauth's (quizmarker/urls_public.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and (user.is_staff or user.is_superuser)
+            and not request.path.startswith(_ENROLMENT_PREFIXES)
+            and not has_second_factor(user)
+        ):
+            message = "Staff and super admins must set up two-factor sign-in (an authenticator app) first."
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"success": False, "error": message, "code": "PERMISSION_DENIED", "details": {}}, status=403
+                )
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+def has_second_factor(user) -> bool:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return is_mfa_enabled(user, [Authenticator.Type.TOTP])

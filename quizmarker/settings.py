@@ -55,6 +55,7 @@ SHARED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "rest_framework",
     "django_celery_results",
     "django_celery_beat",
@@ -96,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "quizmarker.middleware.StaffTwoFactorMiddleware",
     "quizmarker.middleware.OrganizationAccessMiddleware",
 ]
 
@@ -326,6 +328,12 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+# Two-factor sign-in (allauth.mfa): staff and super admins must enrol an authenticator app (TOTP) before anything
+# else (quizmarker.middleware.StaffTwoFactorMiddleware), and get recovery codes with it. Operators' accounts may
+# not have a confirmed address, so enrolment does not wait for one.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "QuizMarker"
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"

@@ -1,5 +1,6 @@
 """URLs of the bare domain: landing page, accounts, the admin console and health."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -7,6 +8,10 @@ from organizations import views as org_views
 from organizations.dashboard import admin_dashboard
 from quizmarker.api import api_not_found
 from quizmarker.health import health
+
+# The admin's own login form checks passwords with no rate limit and no second factor: send it to allauth's sign-in,
+# which has both (ACCOUNT_RATE_LIMITS; the TOTP stage for enrolled users), and back to the admin afterwards.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", org_views.landing, name="landing"),

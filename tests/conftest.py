@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.helpers import mail_dir
+from tests.helpers import enrol_totp, mail_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
@@ -58,7 +58,8 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         bob = User.objects.create_user("bob@alpha.test", PASSWORD, full_name="Bob Assessor")
         dana = User.objects.create_user("dana@alpha.test", PASSWORD, full_name="Dana Admin")
         charlie = User.objects.create_user("charlie@beta.test", PASSWORD, full_name="Charlie Outsider")
-        User.objects.create_superuser("root@quizmarker.test", PASSWORD, full_name="Root Admin")
+        root = User.objects.create_superuser("root@quizmarker.test", PASSWORD, full_name="Root Admin")
+        enrol_totp(root)  # super admins use the site only with a second factor (StaffTwoFactorMiddleware)
         alpha = create_organization(name="Alpha Care Training", slug="alpha", owner=alice, plan="pro")
         beta = create_organization(name="Beta Care Academy", slug="beta", owner=charlie, plan="free")
         beta.ai_provider = "local"

@@ -121,3 +121,30 @@ def marks(questions) -> dict[int, tuple]:
         score = None if q["ai_score"] is None else f"{float(q['ai_score']):.2f}"
         rows[q["number"]] = (score, q["ai_feedback"], q["needs_review"], q["review_reason"])
     return dict(sorted(rows.items()))
+
+
+def totp_code(secret: str, at: float | None = None) -> str:
+    """The 6-digit code an authenticator app shows for a base32 secret (RFC 6238: SHA-1, 30 s)."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(base64.b32decode(secret, casefold=True), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{value:06d}"
+
+
+def enrol_totp(user) -> str:
+    """Give ``user`` an authenticator app, as enrolling on /accounts/2fa/totp/activate/ does; returns its secret."""
+    import base64
+    import secrets
+
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import encrypt
+
+    secret = base64.b32encode(secrets.token_bytes(20)).decode()
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": encrypt(secret)})
+    return secret

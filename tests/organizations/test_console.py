@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from jobs.models import BackgroundJob, JobStatus, JobType
 from organizations.models import AdminAccessLog, Domain, Invitation, Membership, Organization, ProviderCall, User
 from organizations.usage import month_start
-from tests.helpers import sheet
+from tests.helpers import enrol_totp, sheet
 
 pytestmark = pytest.mark.django_db
 
@@ -370,6 +370,7 @@ def test_a_super_admin_using_an_organizations_api_is_audited_and_a_polled_job_on
 
 def test_staff_who_are_not_super_admins_cannot_open_organization_data(web, personas):
     User.objects.filter(pk=personas.dana.pk).update(is_staff=True)
+    enrol_totp(personas.dana)  # staff use the site only with a second factor
     response = web(None, User.objects.get(pk=personas.dana.pk)).get(f"{ORGS}{personas.alpha.pk}/data/")
     assert response.status_code == 403
     assert not AdminAccessLog.objects.exists()
