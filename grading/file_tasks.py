@@ -90,8 +90,9 @@ def is_blank(image: Image.Image) -> bool:
 
 
 def check_image(source: str | bytes, out_path: str) -> dict:
-    """Check an uploaded image (size, integrity, not blank) and write it to ``out_path`` without metadata. Returns
-    the stored file's format and size and the original's SHA-256."""
+    """Check an uploaded image (size, integrity, not blank) and write it to ``out_path`` without metadata, unless it
+    has none (``unchanged``: store the upload as it is). Returns the stored file's format and size and the
+    original's SHA-256."""
     data = _read(source)
     try:
         image = Image.open(io.BytesIO(data))
@@ -133,9 +134,11 @@ def check_image(source: str | bytes, out_path: str) -> dict:
         clean, fmt = without_metadata(data, image)
     except (OSError, ValueError, SyntaxError, struct_error) as exc:
         raise _damaged("is damaged (its structure cannot be read)") from exc
-    with open(out_path, "wb") as handle:
-        handle.write(clean)
-    return {"format": fmt, "size": len(clean), "sha256": hashlib.sha256(data).hexdigest()}
+    unchanged = clean is data
+    if not unchanged:
+        with open(out_path, "wb") as handle:
+            handle.write(clean)
+    return {"format": fmt, "size": len(clean), "sha256": hashlib.sha256(data).hexdigest(), "unchanged": unchanged}
 
 
 # --- PDFs -----------------------------------------------------------------------------------------

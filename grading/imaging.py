@@ -66,6 +66,7 @@ def _jpeg_without_metadata(data: bytes, orientation: int) -> bytes:
     if data[:2] != b"\xff\xd8":
         raise ValueError("not a JPEG")
     kept: list[bytes] = []
+    dropped = False
     position = 2
     while position < len(data):
         if data[position] != 0xFF:
@@ -84,12 +85,16 @@ def _jpeg_without_metadata(data: bytes, orientation: int) -> bytes:
         end = position + 2 + length
         if _keep_jpeg_segment(marker, data[position + 4 : end]):
             kept.append(data[position:end])
+        else:
+            dropped = True
         position = end
         if marker == 0xDA:  # start of scan: the compressed picture runs to the next real marker
             found = _NEXT_MARKER.search(data, position)
             scan_end = found.start() if found else len(data)
             kept.append(data[position:scan_end])
             position = scan_end
+    if not dropped and position + 2 >= len(data):
+        return data  # nothing to remove: the very same bytes, so the caller can keep the file as it is
     header = [b"\xff\xd8"]
     if kept and kept[0][:2] == b"\xff\xe0":  # JFIF's APP0 stays first
         header.append(kept.pop(0))
@@ -105,6 +110,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 def _png_without_metadata(data: bytes, orientation: int) -> bytes:
     out = [data[:8]]
+    dropped = False
     position = 8
     while position + 8 <= len(data):
         (length,) = struct.unpack(">I", data[position : position + 4])
@@ -114,14 +120,19 @@ def _png_without_metadata(data: bytes, orientation: int) -> bytes:
             out.append(_png_chunk(b"eXIf", _orientation_exif(orientation)[6:]))  # PNG's eXIf has no Exif\0\0 prefix
         if kind in _PNG_KEEP:
             out.append(data[position:end])
+        else:
+            dropped = True
         position = end
         if kind == b"IEND":
             break
+    if not dropped and position >= len(data):
+        return data  # nothing to remove (an eXIf with the orientation would have been dropped and rewritten)
     return b"".join(out)
 
 
 def without_metadata(data: bytes, image: Image.Image) -> tuple[bytes, str]:
-    """``data`` (the file ``image`` was opened from) without metadata, and its format ("PNG" or "JPEG")."""
+    """``data`` (the file ``image`` was opened from) without metadata, and its format ("PNG" or "JPEG"). When there
+    is nothing to remove, the bytes returned are ``data`` itself."""
     orientation = image.getexif().get(ORIENTATION, 1)
     if image.format == "JPEG":
         return _jpeg_without_metadata(data, orientation), "JPEG"

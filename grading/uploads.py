@@ -156,6 +156,10 @@ def _check_one(upload, name: str, content_type: str, extension: str) -> CheckedF
         status, code, sentence, details = file_problem(problem, f"“{name}”")
         raise ApiError(sentence, code=code, status_code=status, details={"file": name, **details}) from None
     content_type, extension = _FORMATS[result["format"]]
+    if result["unchanged"]:  # no metadata to remove: store the upload itself
+        clean.close()
+        upload.seek(0)
+        return CheckedFile(name, content_type, extension, 1, result["sha256"], result["size"], upload)
     return CheckedFile(name, content_type, extension, 1, result["sha256"], result["size"], clean)
 
 

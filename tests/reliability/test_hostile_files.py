@@ -144,3 +144,18 @@ def test_the_page_served_back_and_the_image_sent_to_the_provider_carry_no_metada
     sent = base64.b64decode(url.partition(",")[2])
     assert_no_metadata(sent)
     assert Image.open(io.BytesIO(sent)).size == (900, 1200)  # upright: the orientation was applied, then dropped
+
+
+@pytest.mark.django_db
+def test_a_webp_photo_is_stored_as_an_upright_png_with_nothing_but_pixels(api, personas):
+    jpeg = Image.open(CORPUS / "photo-with-location.jpg")
+    buffer = io.BytesIO()
+    jpeg.save(buffer, format="WEBP", exif=jpeg.getexif().tobytes(), xmp=b"<x:xmpmeta>51.5074 N</x:xmpmeta>")
+    data = upload(api(personas.alpha, personas.bob), SimpleUploadedFile("photo.webp", buffer.getvalue()))
+    with schema_context("alpha"):
+        record = UploadedFile.objects.get(upload_job_id=data["job_id"])
+    assert (record.content_type, record.stored_path.rsplit(".", 1)[1]) == ("image/png", "png")
+    stored = (Path(settings.MEDIA_ROOT) / record.stored_path).read_bytes()
+    assert_no_metadata(stored)
+    image = Image.open(io.BytesIO(stored))
+    assert (image.format, image.size, dict(image.getexif())) == ("PNG", (900, 1200), {})  # turned, then dropped
