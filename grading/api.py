@@ -199,17 +199,28 @@ class SubmissionDetailView(APIView):
         return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
 
 
+class PointTickSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The marking point's id (from the mark scheme).")
+    met = serializers.BooleanField(help_text="Whether the answer meets it, in the assessor's judgement.")
+
+
 class OverrideSerializer(serializers.Serializer):
     score = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
     feedback = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    points = PointTickSerializer(
+        many=True,
+        required=False,
+        help_text="Tick or untick marking points; unless a score is given, the score follows the met points.",
+    )
     reason = serializers.CharField(max_length=500)
 
 
 class QuestionOverrideView(APIView):
     @extend_schema(
-        summary="Set a question's final score or feedback",
-        description="An assessor's decision; the AI's score is kept and the change is audited. Emits the "
-        "submission.reviewed webhook.",
+        summary="Set a question's final score or feedback, or tick its marking points",
+        description="An assessor's decision; the AI's score and point decisions are kept and the change is audited. "
+        "Ticking or unticking marking points (points: [{id, met}]) makes the score the sum of the met points' marks, "
+        "capped at the maximum, unless a score is given too. Emits the submission.reviewed webhook.",
         request=OverrideSerializer,
         responses={200: SubmissionDetailSerializer},
         tags=["submissions"],
@@ -228,6 +239,7 @@ class QuestionOverrideView(APIView):
             score=data.get("score"),
             feedback=data.get("feedback"),
             reason=data["reason"],
+            points={tick["id"]: tick["met"] for tick in data.get("points", [])},
         )
         return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
 

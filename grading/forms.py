@@ -168,10 +168,15 @@ class OverrideForm(forms.Form):
     )
     reason = forms.CharField(label="Reason for the change", max_length=500)
 
+    def __init__(self, *args, points_changed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.points_changed = points_changed
+
     def clean(self):
         data = super().clean()
-        if data.get("score") is None and "feedback" not in self.changed_data and not self.errors:
-            raise forms.ValidationError("Change the score or the feedback (or both).")
+        unchanged = data.get("score") is None and "feedback" not in self.changed_data and not self.points_changed
+        if unchanged and not self.errors:
+            raise forms.ValidationError("Change the score, the marking points or the feedback.")
         return data
 
 

@@ -222,6 +222,11 @@ class ScoreChange(models.Model):
     new_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     old_feedback = models.TextField(blank=True)
     new_feedback = models.TextField(blank=True)
+    points = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Marking points the assessor ticked or unticked: [{point_id, statement, from, to}].",
+    )
     reason = models.CharField(max_length=500)
 
     class Meta:

@@ -24,10 +24,25 @@ def marks(value) -> str:
 
 
 def override_form(question: QuestionResult) -> OverrideForm:
-    return OverrideForm(
+    form = OverrideForm(
         initial={"score": question.effective_score, "feedback": question.feedback},
         auto_id=f"q{question.number}-%s",
     )
+    form.decisions = list(question.point_decisions.select_related("point"))  # the points to tick or untick
+    return form
+
+
+def ticked_points(request, question: QuestionResult) -> dict[int, bool]:
+    """The marking points whose tick the assessor changed on the form (point id → met). The form lists every point
+    with a box, checked when it counts as met; ``points_shown`` says the boxes were there to untick."""
+    if not request.POST.get("points_shown"):
+        return {}
+    ticked = set(request.POST.getlist("point"))
+    return {
+        d.point_id: str(d.point_id) in ticked
+        for d in question.point_decisions.all()
+        if (str(d.point_id) in ticked) != d.met
+    }
 
 
 @login_required
@@ -70,16 +85,25 @@ def override(request, submission_id, number: int):
     question = submission.questions.filter(number=number).first()
     if question is None:
         raise Http404("The submission has no such question.")
-    form = OverrideForm(request.POST, initial={"score": question.effective_score, "feedback": question.feedback})
+    points = ticked_points(request, question)
+    form = OverrideForm(
+        request.POST,
+        initial={"score": question.effective_score, "feedback": question.feedback},
+        points_changed=bool(points),
+    )
     if form.is_valid():
         feedback = form.cleaned_data["feedback"] if "feedback" in form.changed_data else None
+        score = form.cleaned_data["score"]
+        if points and "score" not in form.changed_data:
+            score = None  # the score follows the points
         try:
             override_score(
                 question,
                 by=request.user.email,
-                score=form.cleaned_data["score"],
+                score=score,
                 feedback=feedback,
                 reason=form.cleaned_data["reason"],
+                points=points,
             )
         except ApiError as exc:
             messages.error(request, f"Question {number}: {exc.detail}")
