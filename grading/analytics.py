@@ -8,10 +8,12 @@ from decimal import Decimal
 from django.db.models import Avg, Count, F, Q
 from django.db.models.functions import Coalesce
 
-from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus
+from grading.models import PointDecision, QuestionResult, ScoreChange, Submission, SubmissionStatus
 
 GRADED_STATUSES = (SubmissionStatus.GRADED, SubmissionStatus.NEEDS_REVIEW, SubmissionStatus.REVIEWED)
 CHANGED = Q(final_score__isnull=False, ai_score__isnull=False) & ~Q(final_score=F("ai_score"))
+# A marking point the AI decided on whose decision an assessor reversed (ticked what it missed, or the reverse).
+POINT_CHANGED = Q(assessor_met__isnull=False, ai_met__isnull=False) & ~Q(assessor_met=F("ai_met"))
 
 
 def graded_submissions(standard: int | None = None):
@@ -90,7 +92,7 @@ def chart(buckets: list[Bucket], width: int = 600, height: int = 220) -> dict:
 
 def question_stats(submissions) -> list[dict]:
     """Per question number: how many answers, average final score against the maximum, average AI score, and how
-    often an assessor changed the AI's score."""
+    often an assessor changed the AI's score or one of its marking-point decisions."""
     rows = (
         QuestionResult.objects.filter(submission__in=submissions)
         .values("number")
@@ -105,8 +107,16 @@ def question_stats(submissions) -> list[dict]:
         )
         .order_by("number")
     )
+    points = {
+        row["question__number"]: row
+        for row in _point_decisions(submissions)
+        .values("question__number")
+        .annotate(decided=Count("pk"), changed=Count("pk", filter=POINT_CHANGED))
+    }
     out = []
     for row in rows:
+        decided = points.get(row["number"], {})
+        row["points_decided"], row["points_changed"] = decided.get("decided", 0), decided.get("changed", 0)
         average_max = row["average_max"] or Decimal("0")
         average_final = row["average_final"]
         row["percent"] = round(float(average_final) / float(average_max) * 100) if average_final and average_max else 0
@@ -123,7 +133,13 @@ def agreement(submissions) -> dict:
     raised = questions.filter(final_score__gt=F("ai_score")).count()
     lowered = questions.filter(final_score__lt=F("ai_score")).count()
     changes = ScoreChange.objects.filter(question__submission__in=submissions)
+    decisions = _point_decisions(submissions).aggregate(decided=Count("pk"), changed=Count("pk", filter=POINT_CHANGED))
     return {
+        "points_decided": decisions["decided"],
+        "points_changed": decisions["changed"],
+        "points_agreement": round(100 * (decisions["decided"] - decisions["changed"]) / decisions["decided"])
+        if decisions["decided"]
+        else None,
         "scored": scored,
         "changed": changed,
         "raised": raised,
@@ -134,3 +150,49 @@ def agreement(submissions) -> dict:
         "reviewers": changes.values("changed_by").distinct().count(),
         "unscored": QuestionResult.objects.filter(submission__in=submissions, ai_score__isnull=True).count(),
     }
+
+
+def _point_decisions(submissions):
+    """The AI's marking-point decisions on these submissions' answers (answers it decided nothing on are left out)."""
+    return PointDecision.objects.filter(question__submission__in=submissions, ai_met__isnull=False)
+
+
+def point_agreement(submissions) -> list[dict]:
+    """Per marking point (of each scheme version that marked these submissions): how many answers the AI decided
+    on, how often it found the point met, and how often an assessor reversed it, either way."""
+    rows = (
+        _point_decisions(submissions)
+        .values(
+            "point_id",
+            "point__statement",
+            "point__marks",
+            "point__order",
+            "point__question__number",
+            "point__question__scheme__version",
+        )
+        .annotate(
+            decided=Count("pk"),
+            found=Count("pk", filter=Q(ai_met=True)),
+            ticked=Count("pk", filter=POINT_CHANGED & Q(assessor_met=True)),
+            unticked=Count("pk", filter=POINT_CHANGED & Q(assessor_met=False)),
+        )
+        .order_by("point__question__number", "point__question__scheme__version", "point__order")
+    )
+    out = []
+    for row in rows:
+        changed = row["ticked"] + row["unticked"]
+        out.append(
+            {
+                "number": row["point__question__number"],
+                "version": row["point__question__scheme__version"],
+                "statement": row["point__statement"],
+                "marks": row["point__marks"],
+                "decided": row["decided"],
+                "found_percent": round(100 * row["found"] / row["decided"]),
+                "ticked": row["ticked"],
+                "unticked": row["unticked"],
+                "changed": changed,
+                "agreement": round(100 * (row["decided"] - changed) / row["decided"]),
+            }
+        )
+    return out

@@ -120,6 +120,7 @@ def analytics_standard(request, standard: int):
             "chart": analytics.chart(buckets),
             "buckets": buckets,
             "questions": analytics.question_stats(graded),
+            "points": analytics.point_agreement(graded),
             "agreement": analytics.agreement(graded),
             "standards": sorted(library.values(), key=lambda s: s.id),
         },
