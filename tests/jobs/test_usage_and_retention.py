@@ -4,6 +4,7 @@ PostgreSQL (issue 17). The worker-driven scenarios are in test_records_that_last
 from __future__ import annotations
 
 import importlib
+import shutil
 import threading
 import time
 import uuid
@@ -214,6 +215,7 @@ def test_history_goes_after_its_days_and_the_ledger_never(personas, media_root, 
     record_graded(personas.beta.pk, 4, now=ago(days=91))
     ledger = list(UsageMonth.objects.filter(organization=personas.beta).values_list("month", "quizzes_graded"))
 
+    assert remove_old_history() == (0, 0, 0), "a job whose files are still kept is not deleted before they go"
     assert remove_expired_files() >= 2
     assert remove_old_history() == (1, 2, 0)  # the old job with its two log lines; the session keeps a job
 
@@ -230,7 +232,7 @@ def test_history_goes_after_its_days_and_the_ledger_never(personas, media_root, 
 def test_a_cleanup_killed_between_deleting_files_and_recording_it_is_finished_by_the_next_run(personas, media_root):
     job = finished_job(personas.beta, expires_at=ago(minutes=1), input={"files": [{"path": "x"}]})
     folder = upload_folder(media_root, job)
-    (folder / "1.png").unlink()  # the state a kill leaves: files gone, the job not yet marked
+    shutil.rmtree(folder)  # the state a kill leaves: files gone, the job not yet marked
 
     assert remove_expired_files() >= 1
 
