@@ -131,6 +131,23 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+# A bounded pool of connections per process (Django's psycopg pool), instead of one connection per thread kept for
+# DATABASE_CONN_MAX_AGE: a burst of request threads waits for a free connection (up to DATABASE_POOL_TIMEOUT
+# seconds) rather than opening more than PostgreSQL allows. Size it to the threads that use the database at once:
+# the Procfile and compose set DATABASE_POOL_MAX_SIZE per process (see the README's connection budget). Connections
+# are replaced after DATABASE_POOL_MAX_LIFETIME seconds, since each keeps ~0.2 MB of catalog cache per organization
+# schema it has touched. Session-level pooling keeps django-tenants' `SET search_path` correct: a connection taken
+# from the pool always gets its organization's search_path set again (the wrapper forgets it on close).
+DATABASE_POOL = env_bool("DATABASE_POOL", not TESTING)
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django refuses both at once
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+        "max_lifetime": env_float("DATABASE_POOL_MAX_LIFETIME", 600.0, minimum=30),
+        "max_idle": env_float("DATABASE_POOL_MAX_IDLE", 120.0, minimum=10),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 30.0, minimum=1),
+    }
 # Each test run gets its own database (named after its Redis prefix), so several runs can share one server.
 _TEST_SUFFIX = env_str("REDIS_KEY_PREFIX", "quizmarker")
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_TEST_SUFFIX}"}

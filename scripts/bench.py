@@ -103,19 +103,19 @@ class Stack:
                 self.procs.remove(p)
 
 
-def prepare(args) -> dict:
+def prepare(args, database: str = "quizmarker_bench") -> dict:
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
     os.environ["REDIS_KEY_PREFIX"] = f"qmbench{os.getpid()}"
     env = devstack.prepare_environment()
     base = env["DATABASE_URL"].rsplit("/", 1)[0]
-    env["DATABASE_URL"] = f"{base}/quizmarker_bench"
+    env["DATABASE_URL"] = f"{base}/{database}"
     import psycopg
 
     admin = env["DATABASE_URL"].rsplit("/", 1)[0].replace("postgres://", "postgresql://", 1) + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS quizmarker_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE quizmarker_bench")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
     env.update(
         {
             "MEDIA_ROOT": str(ROOT / ".data" / "bench-media"),

@@ -6,10 +6,12 @@ Sets RELIABILITY_FULL=1, so the fast variants skip and the long ones run: 100 sc
 worker kills, a 30 s Redis outage and repeated PostgreSQL outages, plus the bad-input corpus, hostile files sent to a
 running web server and worker (their peak memory is printed in a section of its own), abuse and a longer API fuzz.
 Each test writes its figures to .data/reliability/*-long.json; the table is printed even when a test fails.
+Then the load case (``load_case``): 100 API clients at once upload and poll on a stack like `make run`'s.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -34,6 +36,117 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(out)
 
 
+def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
+    """``clients`` API clients at once, each uploading one sheet and polling its job every second to the end,
+    against runserver and the threads AI worker with their database pools sized as the Procfile sizes them (the
+    provider is the fake OpenAI server). Counts every answer by status and samples the PostgreSQL connections the
+    stack holds. Fails (1) on any 5xx or a job that did not complete."""
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench
+
+    env = bench.prepare(argparse.Namespace(concurrency=16), database=f"quizmarker_load_{os.getpid()}")
+    env.update({"DATABASE_POOL": "true", "DATABASE_CONN_MAX_AGE": "0", "LOG_LEVEL": "warning"})
+    threads = int(env.get("AI_WORKER_THREADS", "24"))
+    stack = bench.Stack(argparse.Namespace())
+    statuses: Counter = Counter()
+    outcomes: Counter = Counter()
+    peak = {"connections": 0}
+    done = threading.Event()
+    admin_url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+
+    def sample_connections() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            while not done.wait(0.5):
+                (n,) = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+                peak["connections"] = max(peak["connections"], n)
+
+    def one_client(n: int) -> None:
+        client = bench.Client(stack.web_port, env["BENCH_TOKEN"])
+        status, body = client.request("GET", "/api/v1/standards")
+        statuses[status] += 1
+        status, body = client.upload([bench.SHEET.read_bytes()])
+        statuses[status] += 1
+        if status != 202:
+            outcomes[f"upload {status}"] += 1
+            return
+        job_id = body["data"]["job_id"]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            status, body = client.request("GET", f"/api/v1/jobs/{job_id}")
+            statuses[status] += 1
+            if status == 200 and body["data"]["status"] in ("completed", "failed", "cancelled"):
+                outcomes[body["data"]["status"]] += 1
+                return
+            time.sleep(1.0)
+        outcomes["still running after 10 min"] += 1
+
+    started = time.monotonic()
+    try:
+        env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
+        stack.spawn(
+            "fakeopenai", [bench.PY, "-m", "tests.fakeopenai", "--port", str(stack.ai_port), "--latency", "1"], env
+        )
+        stack.spawn(
+            "load-web",
+            [bench.PY, "manage.py", "runserver", "--noreload", f"127.0.0.1:{stack.web_port}"],
+            env | {"DATABASE_POOL_MAX_SIZE": "20"},
+        )
+        stack.spawn(
+            "load-ai-worker",
+            [
+                str(bench.BIN / "celery"),
+                "-A",
+                "quizmarker",
+                "worker",
+                "-Q",
+                "high,default,low",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(threads),
+                "-n",
+                "load-ai@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            env | {"DATABASE_POOL_MAX_SIZE": str(threads + 4)},
+        )
+        bench.wait_http(f"http://127.0.0.1:{stack.ai_port}/_control/stats")
+        bench.wait_http(f"http://127.0.0.1:{stack.web_port}/health")
+        sampler = threading.Thread(target=sample_connections, daemon=True)
+        sampler.start()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(one_client, range(clients)))
+    finally:
+        done.set()
+        stack.stop()
+        server = admin_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {admin_url.rsplit('/', 1)[1]} WITH (FORCE)")
+    server_errors = sum(n for status, n in statuses.items() if status >= 500)
+    rows = [
+        ("load: 100 API clients", "clients", str(clients)),
+        ("", "answers by status", json.dumps(dict(sorted(statuses.items())))),
+        ("", "5xx answers", str(server_errors)),
+        ("", "jobs", json.dumps(dict(outcomes))),
+        ("", "peak PostgreSQL connections", str(peak["connections"])),
+        ("", "minutes", f"{(time.monotonic() - started) / 60:.1f}"),
+    ]
+    failed = server_errors or outcomes.get("completed", 0) != clients
+    return (1 if failed else 0), rows
+
+
 def main(argv: list[str]) -> int:
     FIGURES.mkdir(parents=True, exist_ok=True)
     for old in FIGURES.glob("*-long.json"):
@@ -42,11 +155,17 @@ def main(argv: list[str]) -> int:
     env.setdefault("REDIS_KEY_PREFIX", f"qmrel{os.getpid()}")
     env.setdefault("MEDIA_ROOT", str(ROOT / ".data" / "test-media-reliability"))
     started = time.monotonic()
-    command = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:logging", "-q", "-rfEsx", *argv]
+    pytest_args = [a for a in argv if a != "--no-load"]
+    command = [sys.executable, "-m", "pytest", *TESTS, "-p", "no:logging", "-q", "-rfEsx", *pytest_args]
     print("$", " ".join(command), flush=True)
     code = subprocess.call(command, cwd=ROOT, env=env)
     elapsed = time.monotonic() - started
 
+    if "--no-load" not in argv:
+        load_code, load_rows = load_case()
+        code = code or load_code
+    else:
+        load_rows = []
     rows = [("test", "figure", "value")]
     for path in sorted(FIGURES.glob("*-long.json")):
         figures = json.loads(path.read_text())
@@ -55,6 +174,7 @@ def main(argv: list[str]) -> int:
         for key, value in figures.items():
             rows.append((name, key, json.dumps(value) if isinstance(value, (dict, list)) else str(value)))
             name = ""
+    rows += load_rows
     print()
     print(f"Reliability figures (long run, {elapsed / 60:.1f} min, pytest exit code {code}):")
     print(table(rows) if len(rows) > 1 else "(no figures were written)")
