@@ -175,6 +175,9 @@ CACHES = {
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# kombu's Redis transport with a workaround for an upstream bug that killed workers when Redis went away while they
+# ran a job (quizmarker/broker.py says which, and how to tell when it can go).
+CELERY_BROKER_TRANSPORT = "quizmarker.broker:Transport"
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 7 * 24 * 3600, minimum=60)
