@@ -2,8 +2,13 @@
 given first come first served, and a provider's Retry-After pauses everyone, not just the call that got the 429.
 A caller waits on the shared state, never a fixed sleep: whoever frees a slot wakes the callers now at the head of the
 queue. Every time it keeps is Redis's own clock (TIME, key expiry), so workers on hosts whose clocks disagree still
-share one order and one cap. If Redis cannot be reached the limiter lets calls through (the provider's own 429s still
-protect us)."""
+share one order and one cap.
+
+It fails safe: if Redis cannot be reached, a call waits for it (AI_LIMITER_REDIS_WAIT_SECONDS), and then its job is
+retried later rather than the call going ahead without a limit; a fleet of workers calling unlimited through a Redis
+outage would hit the provider's rate limit at once. Each process also holds its own cap (AI_MAX_CONCURRENT_CALLS calls
+at once), which applies whatever Redis says: after Redis comes back empty, the slots that running calls held are
+forgotten there, but not here."""
 
 from __future__ import annotations
 
@@ -83,6 +88,7 @@ RECHECK_SECONDS = 1.0
 _client: redis.Redis | None = None
 _pacing_lock = threading.Lock()
 _last_call_end = 0.0
+_process_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}  # (provider, cap) -> this process's slots
 
 
 def _redis() -> redis.Redis:
@@ -96,6 +102,7 @@ class ProviderLimiter:
     def __init__(
         self, provider: str, max_concurrent: int | None = None, per_minute: int | None = None, max_wait: float = 600.0
     ):
+        self.provider = provider
         prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
         self.slots_key = f"{prefix}:slots"
         self.queue_key = f"{prefix}:queue"
@@ -148,52 +155,84 @@ class ProviderLimiter:
         if wait > 0:
             time.sleep(wait)
 
+    def _process_cap(self) -> threading.BoundedSemaphore:
+        with _pacing_lock:
+            return _process_caps.setdefault(
+                (self.provider, self.max_concurrent), threading.BoundedSemaphore(self.max_concurrent)
+            )
+
+    def _take_shared_slot(self, token: str) -> None:
+        """Wait for a slot in Redis, in turn. Raises redis.RedisError if Redis cannot be reached, TransientJobError if
+        no slot came free within max_wait."""
+        acquired = False
+        client = _redis()
+        deadline = time.time() + self.max_wait
+        self._wait_for_pause(client, deadline)
+        self._take_minute_budget(client, deadline)
+        keys = (self.slots_key, self.queue_key, self.seen_key)
+        wake_key = self.wake_prefix + token
+        try:
+            while time.time() < deadline:
+                args = (token, self.max_concurrent, self.stale_after, WAITER_STALE_SECONDS)
+                try:
+                    acquired = bool(client.eval(_ACQUIRE, len(keys), *keys, *args))
+                except redis.TimeoutError:
+                    # Redis may have acted before its answer was lost: whether this caller holds a slot is
+                    # in Redis. If it does, the call goes ahead on it; if not, it keeps its place and waits.
+                    acquired = client.zscore(self.slots_key, token) is not None
+                if acquired:
+                    return
+                client.blpop([wake_key], timeout=max(0.01, min(RECHECK_SECONDS, deadline - time.time())))
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                if not acquired:  # gave up waiting: leave the queue so those behind are not held up
+                    client.zrem(self.queue_key, token)
+                    client.zrem(self.seen_key, token)
+                client.delete(wake_key)
+        # Never past the cap: the job retries later (with backoff) instead of joining a crowd of late calls.
+        raise TransientJobError(
+            f"The AI provider is busy: no call slot came free within {self.max_wait:.0f} seconds.",
+            code="PROVIDER_RATE_LIMITED",
+        )
+
+    def _take_shared_slot_waiting_for_redis(self, token: str) -> None:
+        """_take_shared_slot, waiting up to AI_LIMITER_REDIS_WAIT_SECONDS for Redis to answer; then the job retries."""
+        give_up = time.monotonic() + settings.AI_LIMITER_REDIS_WAIT_SECONDS
+        while True:
+            try:
+                return self._take_shared_slot(token)
+            except redis.RedisError as exc:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    logger.warning("Limiter unavailable; no AI call made, the job will retry: %s", exc)
+                    raise TransientJobError(
+                        "The AI call limiter (Redis) is unavailable, so no AI call was made; the job will try again "
+                        "once it is back.",
+                        code="TEMPORARY_FAILURE",
+                    ) from exc
+                logger.info("Limiter unavailable; waiting up to %.0f s for it: %s", left, exc)
+                time.sleep(min(1.0, left))
+
     @contextmanager
     def slot(self):
         """Hold one of the provider's slots for a call; callers get slots in the order they asked."""
         self._space_calls()
-        token = uuid.uuid4().hex
-        acquired = limiter_down = False
-        try:
-            client = _redis()
-            deadline = time.time() + self.max_wait
-            self._wait_for_pause(client, deadline)
-            self._take_minute_budget(client, deadline)
-            keys = (self.slots_key, self.queue_key, self.seen_key)
-            wake_key = self.wake_prefix + token
-            try:
-                while time.time() < deadline:
-                    args = (token, self.max_concurrent, self.stale_after, WAITER_STALE_SECONDS)
-                    try:
-                        acquired = bool(client.eval(_ACQUIRE, len(keys), *keys, *args))
-                    except redis.TimeoutError:
-                        # Redis may have acted before its answer was lost: whether this caller holds a slot is
-                        # in Redis. If it does, the call goes ahead on it; if not, it keeps its place and waits.
-                        acquired = client.zscore(self.slots_key, token) is not None
-                    if acquired:
-                        break
-                    client.blpop([wake_key], timeout=max(0.01, min(RECHECK_SECONDS, deadline - time.time())))
-            finally:
-                with contextlib.suppress(redis.RedisError):
-                    if not acquired:  # gave up waiting: leave the queue so those behind are not held up
-                        client.zrem(self.queue_key, token)
-                        client.zrem(self.seen_key, token)
-                    client.delete(wake_key)
-        except redis.RedisError as exc:
-            logger.warning("Limiter unavailable, calling without it: %s", exc)
-            limiter_down = True
-        if not acquired and not limiter_down:
-            # Never past the cap: the job retries later (with backoff) instead of joining a crowd of late calls.
+        cap = self._process_cap()
+        if not cap.acquire(timeout=self.max_wait):
             raise TransientJobError(
                 f"The AI provider is busy: no call slot came free within {self.max_wait:.0f} seconds.",
                 code="PROVIDER_RATE_LIMITED",
             )
         try:
-            yield
-        finally:
-            global _last_call_end
-            _last_call_end = time.monotonic()
-            if acquired:
+            token = uuid.uuid4().hex
+            self._take_shared_slot_waiting_for_redis(token)
+            try:
+                yield
+            finally:
+                global _last_call_end
+                _last_call_end = time.monotonic()
                 with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
                     keys = (self.slots_key, self.queue_key)
                     _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+        finally:
+            cap.release()

@@ -82,6 +82,10 @@ TENANT_LIMIT_SET_CALLS = True
 # Seconds a process keeps a host's organization before reading it again (saving one clears it at once in the
 # process that saved it). Off in tests, whose transactions roll back under a cache.
 TENANT_CACHE_SECONDS = env_float("TENANT_CACHE_SECONDS", 0.0 if TESTING else 5.0, minimum=0)
+# GET /health/ready (quizmarker/health.py): monitoring's token (empty: super admins only), and how long a report is
+# kept per process.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 0.0 if TESTING else 5.0, minimum=0)
 
 AUTH_USER_MODEL = "organizations.User"
 
@@ -279,6 +283,8 @@ DEFAULT_QUESTION_MARKS = env_int("DEFAULT_QUESTION_MARKS", 2, minimum=1)
 # Shared limiter across all workers, per provider.
 AI_MAX_CONCURRENT_CALLS = env_int("AI_MAX_CONCURRENT_CALLS", 16, minimum=1)
 AI_MAX_CALLS_PER_MINUTE = env_int("AI_MAX_CALLS_PER_MINUTE", 500, minimum=1)
+# Seconds an AI call waits for the limiter's Redis to answer before its job retries later (never a call without it).
+AI_LIMITER_REDIS_WAIT_SECONDS = env_float("AI_LIMITER_REDIS_WAIT_SECONDS", 30.0, minimum=0)
 # Minimum seconds between two AI calls from one worker process (0: no pacing). Only for providers that need it.
 AI_MIN_SECONDS_BETWEEN_CALLS = env_float("AI_MIN_SECONDS_BETWEEN_CALLS", 0.0, minimum=0)
 # US dollars per million tokens: (prompt, cached prompt, completion).

@@ -4,6 +4,7 @@ budget, hosts whose clocks disagree, and a slot whose answer was lost."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -258,3 +259,117 @@ def test_a_lost_answer_while_every_slot_is_taken_keeps_the_caller_waiting_within
 def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
     """Another caller of the same provider's limiter (as another worker process would be)."""
     return ProviderLimiter(other.slots_key.split(":")[-2], **options)
+
+
+# --- Failing safe: no call without the limiter, and each process's own cap -------------------------------------------
+
+
+class _Said(logging.Handler):
+    """Sets ``event`` when the limiter logs a message starting with ``text``."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+        self.event = threading.Event()
+
+    def emit(self, record):
+        if record.getMessage().startswith(self.text):
+            self.event.set()
+
+
+@pytest.fixture
+def said():
+    handlers = []
+
+    def _said(text: str) -> threading.Event:
+        handler = _Said(text)
+        limiter_module.logger.addHandler(handler)
+        handlers.append(handler)
+        return handler.event
+
+    yield _said
+    for handler in handlers:
+        limiter_module.logger.removeHandler(handler)
+
+
+def test_without_redis_no_call_is_made_and_the_job_is_told_to_retry(monkeypatch, settings):
+    settings.AI_LIMITER_REDIS_WAIT_SECONDS = 0.3
+    monkeypatch.setattr(limiter_module, "_client", redis.Redis.from_url("redis://127.0.0.1:1/0"))
+    shared = limiter(max_concurrent=2)
+    calls, refusals = [], []
+
+    def call():
+        try:
+            with shared.slot():
+                calls.append(1)
+        except TransientJobError as exc:
+            refusals.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    assert calls == [] and len(refusals) == 4, "never a call without the limiter"
+    assert all(exc.transient and "no AI call was made" in exc.message for exc in refusals)
+
+
+def test_a_call_waits_for_redis_to_come_back_and_then_goes_ahead(monkeypatch, settings, said, tmp_path):
+    from tests.reliability.support import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    monkeypatch.setattr(limiter_module, "_client", redis.Redis.from_url(server.url, socket_connect_timeout=0.2))
+    settings.AI_LIMITER_REDIS_WAIT_SECONDS = 60
+    waiting = said("Limiter unavailable; waiting")
+    shared = limiter(max_concurrent=1)
+    entered = threading.Event()
+
+    def call():
+        with shared.slot():
+            entered.set()
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    try:
+        assert waiting.wait(10), "the call waits for Redis"
+        assert not entered.is_set()
+        server.start()
+        assert entered.wait(30), "and goes ahead once Redis answers"
+    finally:
+        thread.join(30)
+        server.stop()
+
+
+def test_each_process_keeps_its_own_cap_when_redis_forgets_the_slots():
+    shared = limiter(max_concurrent=2)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    release = threading.Event()
+    lock = threading.Lock()
+    now = {"in": 0, "max": 0}
+    holding = threading.Semaphore(0)
+
+    def call():
+        with shared.slot():
+            with lock:
+                now["in"] += 1
+                now["max"] = max(now["max"], now["in"])
+            holding.release()
+            release.wait(10)
+            with lock:
+                now["in"] -= 1
+
+    first = [threading.Thread(target=call) for _ in range(2)]
+    for t in first:
+        t.start()
+    for _ in first:
+        assert holding.acquire(timeout=10)
+    client.delete(shared.slots_key)  # Redis came back empty: the two running calls' slots are forgotten there
+    third = threading.Thread(target=call)
+    third.start()
+    assert not holding.acquire(timeout=0.5), "the third call waits for this process's cap"
+    release.set()
+    assert holding.acquire(timeout=10)
+    for t in [*first, third]:
+        t.join(10)
+    assert now["max"] == 2
