@@ -21,6 +21,7 @@ from markschemes.models import MarkScheme, SchemeState
 from markschemes.services import points_score, published_for_standard
 from organizations.usage import lock_usage, quizzes_this_month
 from quizmarker.api import ApiError
+from quizmarker.broker import require_broker
 
 SECONDS_PER_PAGE = 8
 SECONDS_PER_SCRIPT = 15
@@ -95,6 +96,8 @@ def accept_upload(
         standard_id = scheme.standard
     if grade:
         check_plan_limit(organization, 1)  # say so now, not after the pages have been read
+    if enqueue:
+        require_broker()  # a 503 while the queue is down, before anything is stored
     job_id = uuid.uuid4()
     folder = job_folder(organization.schema_name, job_id)
     stored = store_files(organization.schema_name, job_id, files)
@@ -186,9 +189,13 @@ def start_grading(
     standard_id: int | None,
     mark_scheme_id: int | None = None,
     enqueue: bool = True,
+    refuse_while_paused: bool = True,
 ) -> BackgroundJob:
     """Check the standard, the mark scheme and the plan limit, then start one grading job for the scripts. The
-    scheme version is fixed here and recorded on each submission."""
+    scheme version is fixed here and recorded on each submission.
+
+    A person's request is refused while the job queue is down (``refuse_while_paused``); a worker's follow-up
+    grading is accepted all the same and published by the sweeper once the queue is back."""
     scheme = None
     if mark_scheme_id is not None:
         scheme = choose_mark_scheme(standard_id=standard_id, mark_scheme_id=mark_scheme_id)
@@ -204,6 +211,8 @@ def start_grading(
     if get_standard(standard_id) is None:
         raise _unknown_standard(standard_id)
     scheme = scheme or choose_mark_scheme(standard_id=standard_id, mark_scheme_id=None)
+    if enqueue and refuse_while_paused:
+        require_broker()  # a 503 while the queue is down, before anything is created
     session = None
     if submissions[0].session_id:
         session = GradingSession.objects.filter(pk=submissions[0].session_id, organization=organization).first()
@@ -292,6 +301,7 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
                 submissions=submissions,
                 standard_id=upload.input.get("standard_id"),
                 mark_scheme_id=upload.input.get("mark_scheme_id"),
+                refuse_while_paused=False,
             )
             if upload.input.get("callback_url"):
                 webhooks.attach_callback(job, upload.input["callback_url"])

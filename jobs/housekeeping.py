@@ -4,14 +4,16 @@ what expired. Beat runs these in the public schema; per-tenant work loops over o
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.models import BackgroundJob, JobEvent, JobStatus
 from jobs.services import fail, limit_text, log_event, publish
+from quizmarker.broker import broker_forgot_since
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +21,21 @@ logger = logging.getLogger(__name__)
 REPUBLISH_AFTER = timedelta(minutes=30)
 
 
+REQUEUED_UNPUBLISHED = "Handed to a worker again: requeued after a broker outage (the message queue was unavailable)."
+REQUEUED_FORGOTTEN = (
+    "Handed to a worker again: requeued after a broker outage (the message queue came back without its messages)."
+)
+
+
 def sweep_queued_jobs() -> int:
-    """Publish queued jobs that have no message: the broker was down when they were accepted, or lost the message."""
+    """Publish queued jobs that have no message: the broker was down when they were accepted, lost the message, or
+    came back empty after an outage (then every queued job is published again under a fresh message id, and a
+    message that survived somewhere finds its job handed to the new one: jobs.services.execute)."""
+    try:
+        forgot_since = broker_forgot_since()
+    except redis.RedisError as exc:
+        logger.warning("Sweeper: the broker is unavailable, nothing can be published yet: %s", exc)
+        return 0
     now = timezone.now()
     unpublished = Q(
         enqueued_at__isnull=True, created_at__lte=now - timedelta(seconds=settings.JOB_SWEEP_AFTER_SECONDS)
@@ -30,16 +45,23 @@ def sweep_queued_jobs() -> int:
     )
     # A retry that waited for its countdown but whose message was never published.
     retry_due = Q(enqueued_at__isnull=True, not_before__lte=now)
+    queued = BackgroundJob.objects.filter(status=JobStatus.QUEUED)
     count = 0
+    if forgot_since is not None:  # the broker restarted empty: what was published to it before is gone
+        started = datetime.fromtimestamp(forgot_since, tz=UTC)
+        forgotten = queued.filter(enqueued_at__isnull=False, enqueued_at__lt=started).order_by("created_at")
+        for job_id, not_before in forgotten.values_list("pk", "not_before"):
+            wait = (not_before - now).total_seconds() if not_before else None  # a retry keeps its backoff
+            if publish(job_id, countdown=wait if wait and wait > 0 else None):
+                log_event(job_id, REQUEUED_FORGOTTEN, JobEvent.Level.WARNING)
+                count += 1
+        if count:
+            logger.warning("Sweeper: the broker came back empty; %d queued job(s) published again.", count)
     for job_id in (
-        BackgroundJob.objects.filter(Q(status=JobStatus.QUEUED) & (unpublished | lost | retry_due))
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        queued.filter(unpublished | lost | retry_due).order_by("created_at").values_list("pk", flat=True)[:500]
     ):
         if publish(job_id):
-            log_event(
-                job_id, "Handed to a worker again after the message queue was unavailable.", JobEvent.Level.WARNING
-            )
+            log_event(job_id, REQUEUED_UNPUBLISHED, JobEvent.Level.WARNING)
             count += 1
     return count
 

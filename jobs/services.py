@@ -158,6 +158,9 @@ def publish(job_id, countdown: float | None = None) -> bool:
         )
     except (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError) as exc:
         logger.warning("Broker unavailable; job %s stays queued for the sweeper: %s", job_id, exc)
+        from quizmarker.broker import note_broker_down
+
+        note_broker_down()
         return False
     BackgroundJob.objects.filter(pk=job_id, celery_task_id=task_id).update(enqueued_at=timezone.now())
     return True
@@ -472,6 +475,9 @@ def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
             "upload the scripts again.",
             code="JOB_EXPIRED",
         )
+    from quizmarker.broker import require_broker
+
+    require_broker()  # a 503 while the job queue is down, before the new job is created
     with transaction.atomic():
         if job.job_type in RETRY_STARTERS:
             new_job = import_string(RETRY_STARTERS[job.job_type])(job, by or job.user)

@@ -38,11 +38,20 @@ def error_body(message: str, code: str, details: dict | None = None) -> dict:
 class ApiError(exceptions.APIException):
     """An error with the contract's machine code, a sentence for a person and optional details."""
 
-    def __init__(self, message: str, *, code: str, status_code: int = 400, details: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status_code: int = 400,
+        details: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.details = details or {}
+        self.retry_after = retry_after  # seconds, sent as Retry-After (a 503 that will pass)
 
 
 _CODES = [
@@ -88,6 +97,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     if isinstance(exc, ApiError):
         response.data = error_body(str(exc.detail), exc.error_code, exc.details)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
         return response
     code, message = next(
         ((code, message) for exc_type, code, message in _CODES if isinstance(exc, exc_type)), ("ERROR", None)

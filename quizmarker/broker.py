@@ -66,34 +66,79 @@ class Transport(kombu_redis.Transport):
 
 # --- Is the broker up? ------------------------------------------------------------------------------------------------
 
-# The answer is kept this long in each process, so that a burst of requests costs one round trip, and a down broker
-# costs each request nothing but a dictionary lookup.
-STATE_SECONDS = 2.0
+# A broker found down is taken as down for this long in each process, so that while it is away each request costs a
+# dictionary lookup, not a connection attempt. A broker found up is asked again next time (one PING).
+DOWN_SECONDS = 2.0
 _state_lock = threading.Lock()
-_state: dict[str, tuple[bool, float]] = {}  # broker URL -> (up, when it was asked: time.monotonic())
+_down_since: dict[str, float] = {}  # broker URL -> when it was found down (time.monotonic())
+_clients: dict[str, redis.Redis] = {}
 
 
-def broker_up(*, fresh: bool = False) -> bool:
-    """Whether the broker answers a PING within half a second (asked at most every STATE_SECONDS per process)."""
-    url = settings.CELERY_BROKER_URL
-    now = time.monotonic()
+def _client(url: str) -> redis.Redis:
     with _state_lock:
-        known = _state.get(url)
-    if known is not None and not fresh and now - known[1] < STATE_SECONDS:
-        return known[0]
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        return _clients[url]
+
+
+def broker_up() -> bool:
+    """Whether the broker answers a PING within half a second."""
+    url = settings.CELERY_BROKER_URL
+    with _state_lock:
+        down_since = _down_since.get(url)
+    if down_since is not None and time.monotonic() - down_since < DOWN_SECONDS:
+        return False
     try:
-        up = bool(client.ping())
+        up = bool(_client(url).ping())
     except redis.RedisError:
         up = False
-    finally:
-        client.close()
     with _state_lock:
-        _state[url] = (up, time.monotonic())
+        if up:
+            _down_since.pop(url, None)
+        else:
+            _down_since[url] = time.monotonic()
     return up
 
 
 def note_broker_down() -> None:
-    """A publish just failed: say "down" at once instead of waiting for the next PING."""
+    """A publish just failed: say "down" at once, without asking."""
     with _state_lock:
-        _state[settings.CELERY_BROKER_URL] = (False, time.monotonic())
+        _down_since[settings.CELERY_BROKER_URL] = time.monotonic()
+
+
+PAUSED = (
+    "Processing is paused: the job queue is not answering, so this was not accepted. Try again in a minute; "
+    "work accepted earlier carries on by itself once the queue is back."
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def require_broker() -> None:
+    """Refuse new work (503 with Retry-After) while the broker is down, before anything is stored or created."""
+    if not broker_up():
+        from quizmarker.api import ApiError  # (not at import: Celery loads this module for its transport)
+
+        raise ApiError(PAUSED, code="SERVICE_UNAVAILABLE", status_code=503, retry_after=RETRY_AFTER_SECONDS)
+
+
+# --- Did the broker lose its messages? --------------------------------------------------------------------------------
+
+MEMORY_KEY = "quizmarker:broker-memory"  # (under the broker's global key prefix)
+
+
+def broker_forgot_since() -> float | None:
+    """When the broker last started (a Unix time), if it has lost what it held since anyone last asked: restarted
+    without persistence, or failed over to an empty server. None if it remembers (a key this sets is still there).
+
+    Only messages published before that start can have been lost with it, so that is what the caller republishes.
+    (A FLUSHALL without a restart is not seen here; the sweeper's 30-minute rule catches what it lost.)
+    Raises redis.RedisError while the broker is down."""
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        if not client.set(f"{options.get('global_keyprefix', '')}{MEMORY_KEY}", int(time.time()), nx=True):
+            return None
+        seconds, micros = client.time()
+        return seconds + micros / 1_000_000 - int(client.info("server")["uptime_in_seconds"]) - 1
+    finally:
+        client.close()

@@ -1,7 +1,17 @@
-"""GET /health: is the database, the broker and at least one worker up? 200 when all are, 503 naming what is down."""
+"""Two health answers:
+
+* GET /health, liveness: "this process serves HTTP". Public, fast, no details and no round trip to any service, so a
+  load balancer or container check asking every few seconds costs nothing and learns nothing about the inside.
+* GET /health/ready, readiness: is the database, the broker and at least one worker up, and how long are the queues?
+  200 when all are, 503 naming what is down. For a signed-in super admin, or with ``Authorization: Bearer
+  <HEALTH_TOKEN>`` (monitoring); anyone else gets 403. The report is kept HEALTH_CACHE_SECONDS per process, so
+  asking often does not ping the workers each time.
+"""
 
 from __future__ import annotations
 
+import hmac
+import threading
 import time
 
 import redis
@@ -59,10 +69,54 @@ def run_checks() -> dict:
     return results
 
 
+_report_lock = threading.Lock()
+_report: tuple[float, dict] | None = None  # (when it was made: time.monotonic(), the report)
+
+
+def readiness_report() -> dict:
+    """The checks' results and what is down, made at most once every HEALTH_CACHE_SECONDS in this process."""
+    global _report
+    with _report_lock:
+        if _report is not None and time.monotonic() - _report[0] < settings.HEALTH_CACHE_SECONDS:
+            return _report[1]
+        checks = run_checks()
+        down = [name for name, result in checks.items() if not result["ok"]]
+        report = {
+            "status": "ok" if not down else "down",
+            "down": down,
+            "processing": "paused" if not checks["broker"]["ok"] else "running",
+            "checks": checks,
+        }
+        _report = (time.monotonic(), report)
+        return report
+
+
+def _may_read_report(request) -> bool:
+    if request.user.is_authenticated and request.user.is_superuser:
+        return True
+    token = settings.HEALTH_TOKEN
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 @never_cache
 @require_GET
 def health(request):
-    checks = run_checks()
-    down = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "ok" if not down else "down", "down": down, "checks": checks}
-    return JsonResponse(body, status=200 if not down else 503)
+    """Liveness: the process answers. Nothing else is checked or said."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def ready(request):
+    if not _may_read_report(request):
+        return JsonResponse(
+            {
+                "status": "forbidden",
+                "error": "The readiness report is for super admins (sign in) or monitoring with "
+                "`Authorization: Bearer <HEALTH_TOKEN>`. GET /health says whether this process is up.",
+            },
+            status=403,
+        )
+    report = readiness_report()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)

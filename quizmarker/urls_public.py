@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from organizations import views as org_views
 from organizations.dashboard import admin_dashboard
 from quizmarker.api import api_not_found
-from quizmarker.health import health
+from quizmarker.health import health, ready
 
 # The admin's own login form checks passwords with no rate limit and no second factor: send it to allauth's sign-in,
 # which has both (ACCOUNT_RATE_LIMITS; the TOTP stage for enrolled users), and back to the admin afterwards.
@@ -20,5 +20,6 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(admin_dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("health/ready", ready, name="health-ready"),
     re_path(r"^api/", api_not_found),
 ]

@@ -11,6 +11,7 @@ from grading.views.common import standard_titles
 from jobs.models import ACTIVE_STATUSES, JobStatus
 from jobs.services import visible_jobs
 from organizations.usage import month_start, quizzes_this_month
+from quizmarker.broker import broker_up
 
 
 @login_required
@@ -44,5 +45,6 @@ def dashboard(request):
         "usage_near_limit": bool(limit) and used >= 0.8 * limit,
         "month": started.strftime("%B %Y"),
         "titles": standard_titles(),
+        "processing_paused": not broker_up(),
     }
     return render(request, "organizations/dashboard.html", context)

@@ -17,6 +17,7 @@ from grading.views.common import standards
 from jobs.models import JobType
 from jobs.services import visible_jobs
 from quizmarker.api import ApiError
+from quizmarker.broker import broker_up
 from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
@@ -48,6 +49,8 @@ def upload(request):
             status = 429
         except ApiError as exc:
             messages.error(request, str(exc.detail))
+            if exc.status_code == 503:  # processing is paused: the same answer as the API's
+                status = 503
         else:
             count = len(files)
             then = ", then graded" if form.cleaned_data["grade"] else ""
@@ -75,6 +78,7 @@ def _page(request, form, status: int):
             "max_files": settings.UPLOAD_MAX_FILES,
             "max_bytes": settings.UPLOAD_MAX_FILE_BYTES,
             "max_mb": settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024),
+            "processing_paused": not broker_up(),
         },
         status=status,
     )

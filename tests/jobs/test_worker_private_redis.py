@@ -8,11 +8,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from grading.models import Submission
+from grading.services import accept_upload
+from grading.uploads import check_files
 from jobs.housekeeping import reap_stuck_jobs, sweep_queued_jobs
 from jobs.models import BackgroundJob
 from quizmarker.celery import app
@@ -20,6 +23,7 @@ from tests.helpers import sheet, upload, wait_for_job, wait_until
 from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 pytestmark = [pytest.mark.worker]
+SHEET = "s05_std05_dkg_p1.png"
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +73,20 @@ def submissions_of(job_id) -> int:
         return Submission.objects.filter(upload_job_id=job_id).count()
 
 
-def test_a_job_submitted_while_redis_is_stopped_completes_after_redis_returns(
-    private_redis, private_worker, alpha_api, openai_server
+def test_a_job_accepted_as_redis_stops_completes_after_redis_returns(
+    private_redis, private_worker, alpha_api, personas, openai_server
 ):
-    private_redis.stop()
+    # Redis stops after the upload was accepted but before its message is sent (when its transaction commits).
+    with schema_context("alpha"), transaction.atomic():
+        job = accept_upload(organization=personas.alpha, user=personas.dana, files=check_files([sheet(SHEET)]))
+        private_redis.stop()
 
-    accepted = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))
-
-    assert accepted["status"] == "queued", "the upload is accepted although its message could not be sent"
-    job = BackgroundJob.objects.get(pk=accepted["job_id"])
-    assert job.status == "queued" and job.enqueued_at is None
+    job.refresh_from_db()
+    assert job.status == "queued" and job.enqueued_at is None, "accepted although its message could not be sent"
+    jobs_before = BackgroundJob.objects.count()
+    refused = alpha_api.post("/api/v1/upload", {"files": [sheet(SHEET)]}, format="multipart")
+    assert refused.status_code == 503 and refused.json()["code"] == "SERVICE_UNAVAILABLE", refused.json()
+    assert BackgroundJob.objects.count() == jobs_before, "an upload refused while Redis is down creates nothing"
     with override_settings(JOB_SWEEP_AFTER_SECONDS=0):
         assert sweep_queued_jobs() == 0, "while Redis is still down the sweeper publishes nothing"
     assert BackgroundJob.objects.get(pk=job.pk).enqueued_at is None
