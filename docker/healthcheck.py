@@ -6,12 +6,12 @@
 
 Exit status 0 means healthy, 1 unhealthy; one line says why.
 
-The web check asks "does the process serve HTTP?", not "is everything up?": GET /health answers 503 naming what is
-down, and it says "workers" while no Celery worker has answered yet (say, while the workers start). That must not
-make the web container unhealthy, so 503 counts as an answer, like 200. So do a redirect (with DEBUG off and no TLS
-proxy, SecurityMiddleware may redirect to https) and a 4xx (e.g. an ALLOWED_HOSTS that leaves out 127.0.0.1).
-Another 5xx (an exception before the view, such as the database being unreachable for the host lookup) or no answer
-at all is unhealthy.
+The web check asks "does the process serve HTTP?", not "is everything up?": GET /health is liveness (200 from any
+process that serves; it checks nothing else), so a broker or worker outage does not make web unhealthy. A redirect
+(with DEBUG off and no TLS proxy, SecurityMiddleware may redirect to https) and a 4xx (e.g. an ALLOWED_HOSTS that
+leaves out 127.0.0.1) count as answers too. A 5xx (an exception before the view, such as the database being
+unreachable for the host lookup) or no answer at all is unhealthy. (GET /health/ready is the detailed readiness
+report, for monitoring with HEALTH_TOKEN.)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def check_web() -> tuple[bool, str]:
     # request reaches the public site's /health. X-Forwarded-Proto is trusted by gunicorn from 127.0.0.1 (its default
     # forwarded_allow_ips), so Django sees a secure request and answers instead of redirecting to https.
     status = http_status(port, "/health", {"X-Forwarded-Proto": "https"})
-    return status < 500 or status == 503, f"GET /health answered {status}"
+    return status < 500, f"GET /health answered {status}"
 
 
 def check_flower() -> tuple[bool, str]:
