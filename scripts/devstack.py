@@ -16,11 +16,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -215,14 +216,26 @@ def cmd_run() -> int:
     manage("migrate_schemas", "--tenant", env=env)
     manage("bootstrap_demo", env=env)
     base = env.get("BASE_DOMAIN", "localhost")
-    say(f"Starting web (http://{base}:{port}/ and http://demo.{base}:{port}/), a Celery worker and beat.")
-    say("Ctrl-C stops them all.")
-    honcho = subprocess.Popen([str(VENV_BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)
-    try:
-        return honcho.wait()
-    except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGINT)
-        return honcho.wait()
+    say(f"Starting web (http://{base}:{port}/ and http://demo.{base}:{port}/), the Celery workers and beat.")
+    say("A process that exits is started again; Ctrl-C stops them all.")
+    threading.Thread(target=announce_web, args=(int(port), f"http://demo.{base}:{port}/"), daemon=True).start()
+    from supervise import supervise  # scripts/supervise.py
+
+    return supervise(ROOT / "Procfile", env=env, cwd=ROOT)
+
+
+def announce_web(port: int, url: str, timeout: float = 120) -> None:
+    """Say once the web server answers its liveness check (GET /health)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    say(f"Web is up: {url}")
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
 
 
 def cmd_test(pytest_args: list[str]) -> int:
