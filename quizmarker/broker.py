@@ -66,8 +66,9 @@ class Transport(kombu_redis.Transport):
 
 # --- Is the broker up? ------------------------------------------------------------------------------------------------
 
-# A broker found down is taken as down for this long in each process, so that while it is away each request costs a
-# dictionary lookup, not a connection attempt. A broker found up is asked again next time (one PING).
+# A broker found down is taken as down for this long in each process, so that while it is away each page costs a
+# dictionary lookup, not a connection attempt. A broker found up is asked again next time (one PING), and so is one
+# found down when new work is refused for it (require_broker): it may be back.
 DOWN_SECONDS = 2.0
 _state_lock = threading.Lock()
 _down_since: dict[str, float] = {}  # broker URL -> when it was found down (time.monotonic())
@@ -81,12 +82,12 @@ def _client(url: str) -> redis.Redis:
         return _clients[url]
 
 
-def broker_up() -> bool:
-    """Whether the broker answers a PING within half a second."""
+def broker_up(*, fresh: bool = False) -> bool:
+    """Whether the broker answers a PING within half a second (``fresh``: ask even if it was just found down)."""
     url = settings.CELERY_BROKER_URL
     with _state_lock:
         down_since = _down_since.get(url)
-    if down_since is not None and time.monotonic() - down_since < DOWN_SECONDS:
+    if not fresh and down_since is not None and time.monotonic() - down_since < DOWN_SECONDS:
         return False
     try:
         up = bool(_client(url).ping())
@@ -115,7 +116,7 @@ RETRY_AFTER_SECONDS = 30
 
 def require_broker() -> None:
     """Refuse new work (503 with Retry-After) while the broker is down, before anything is stored or created."""
-    if not broker_up():
+    if not broker_up(fresh=True):
         from quizmarker.api import ApiError  # (not at import: Celery loads this module for its transport)
 
         raise ApiError(PAUSED, code="SERVICE_UNAVAILABLE", status_code=503, retry_after=RETRY_AFTER_SECONDS)
