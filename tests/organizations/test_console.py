@@ -104,7 +104,7 @@ def test_the_change_page_shows_members_usage_and_budget(web, personas):
     Organization.objects.filter(pk=personas.alpha.pk).update(monthly_budget_usd=Decimal("10.00"))
     call(personas.alpha, cost_usd=Decimal("1.25"))
     page = web(None, personas.root).get(f"{ORGS}{personas.alpha.pk}/change/").content.decode()
-    assert "bob@alpha.test" in page.replace("&#x27;", "'") or str(personas.bob.pk) in page
+    assert "bob@alpha.test" in page, "the organization's members are listed"
     assert "estimated cost $1.25 of $10.00 budget" in page
     assert "Students and submissions (read-only, audited)" in page
 

@@ -18,7 +18,8 @@ def test_an_outsider_gets_a_clear_403_page_not_the_data(web, personas):
     response = web(personas.alpha, personas.charlie).get("/")
     assert response.status_code == 403
     assert b"not a member of this organization" in response.content
-    assert b"Dashboard" not in response.content or b"Jobs in progress" not in response.content
+    assert b"Dashboard" not in response.content, "not even the organization's navigation"
+    assert b"Jobs in progress" not in response.content
 
 
 def test_an_anonymous_visitor_is_sent_to_sign_in(web, personas):
