@@ -307,6 +307,8 @@ class _State:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight = 0
+        self.gate = threading.Event()  # cleared: every answer is held until it is set again
+        self.gate.set()
         self._clear()
 
     def _clear(self) -> None:
@@ -320,6 +322,7 @@ class _State:
     def reset(self) -> None:
         with self._lock:
             self._clear()
+        self.gate.set()
 
     def configure(self, updates: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(updates) - {
@@ -944,6 +947,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = _error_reply(error)
             entry["status"] = reply.status
             state.record(entry)
+            if not state.gate.is_set():  # held (FakeOpenAI.hold): recorded and in flight, not answered yet
+                state.gate.wait(settings.hang_seconds)
             self._pause(settings.latency)
             if reply.status is None:
                 self._pause(settings.hang_seconds)
@@ -1207,3 +1212,13 @@ class FakeOpenAI:
 
     def stats(self) -> dict[str, Any]:
         return self._state.stats()
+
+    def hold(self) -> None:
+        """Hold every answer until :meth:`release` (or ``hang_seconds``): requests are recorded and counted in flight
+        meanwhile. A test waits for a request to arrive, acts while the call is surely still open (kill the worker,
+        cancel the job), then releases — no latency to guess."""
+        self._state.gate.clear()
+
+    def release(self) -> None:
+        """Answer the held requests, and every later one as usual."""
+        self._state.gate.set()

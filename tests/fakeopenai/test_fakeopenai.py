@@ -402,6 +402,25 @@ def test_a_scripted_reply_with_when_answers_only_the_request_that_mentions_it(
         fake.script("PageExtraction", [{"json": second, "when": ""}])
 
 
+def test_held_answers_wait_for_release_while_counted_in_flight(fake: FakeOpenAI, client: openai.OpenAI) -> None:
+    fake.hold()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reply = pool.submit(
+            client.chat.completions.parse, model=MODEL, messages=page_messages(), response_format=PageExtraction
+        )
+        deadline = time.monotonic() + 10
+        while fake.stats()["in_flight"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake.stats()["in_flight"] == 1 and len(fake.requests()) == 1, "recorded, not answered"
+        assert not reply.done()
+        fake.release()
+        assert reply.result(timeout=10).choices[0].message.parsed.student_name == default_extraction()["student_name"]
+    fake.hold()
+    fake.reset()
+    assert fake.stats()["in_flight"] == 0
+    client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)  # reset
+
+
 def test_concurrent_requests_overlap(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.configure(latency=0.5)
 

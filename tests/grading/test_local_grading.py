@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pdfplumber
 import pytest
 
+from grading.providers import local_grading
 from grading.providers.local_grading import LocalGrade, grade_answer, split_reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,12 +145,12 @@ def test_plain_text_without_bullets_is_split_into_sentences() -> None:
 
 
 def test_splitting_is_cached_per_reference_text() -> None:
+    # How fast it is, cached or not, is measured by `make bench` (scripts/bench.py --mode local).
     text = reference_text(4)
-    assert split_reference(text) == split_reference(text)
-    started = time.perf_counter()
-    for _ in range(50):
-        split_reference(text)
-    assert (time.perf_counter() - started) / 50 < 0.002
+    first = split_reference(text)
+    hits = local_grading._reference.cache_info().hits
+    assert split_reference(text) == first
+    assert local_grading._reference.cache_info().hits == hits + 1, "the second split came from the cache"
 
 
 # --- ranking answers -----------------------------------------------------------------------
@@ -349,12 +349,3 @@ def test_everyday_words_match_the_reference_terms() -> None:
     standard, question = quiz_question(3, 3)
     result = grade(standard, question, "Stay calm, listen, take it seriously, follow the procedure and tell my boss.")
     assert result.score == result.max_score
-
-
-def test_grading_is_fast_once_the_reference_is_split() -> None:
-    split_reference(reference_text(9))
-    standard, question = quiz_question(9, 1)
-    started = time.perf_counter()
-    for _ in range(20):
-        grade(standard, question, question["full_answer"])
-    assert (time.perf_counter() - started) / 20 < 0.02

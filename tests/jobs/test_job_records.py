@@ -3,6 +3,7 @@ message changes nothing and progress never goes backwards."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -231,12 +232,36 @@ def test_execute_stops_a_job_at_its_next_checkpoint_once_past_its_time_limit(mon
     assert job.result is None
 
 
+class _CountedSleeps:
+    """The time module as jobs.services sees it, counting the heartbeat thread's sleeps: each sleep that starts means
+    the beat before it has finished (its UPDATE is committed). Tests wait for beats instead of sleeping."""
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def sleep(self, seconds: float) -> None:
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+        time.sleep(seconds)
+
+    def beats(self, n: int) -> None:
+        """Wait until ``n`` more sleeps have started, so at least ``n - 1`` whole beats have run since the call."""
+        with self.changed:
+            target = self.count + n
+            assert self.changed.wait_for(lambda: self.count >= target, timeout=30), "the heartbeat thread stalled"
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
 def test_one_thread_beats_for_every_job_running_in_the_process_and_stops_when_they_end(
     live_db, make_job, settings, monkeypatch
 ):
-    import threading
-
-    settings.JOB_HEARTBEAT_SECONDS = 0.1
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    sleeps = _CountedSleeps()
+    monkeypatch.setattr(services, "time", sleeps)
     monkeypatch.setattr(services, "_heartbeats", services._Heartbeats())  # as in a new worker process
     threads_before = sum(t.name == "qm-heartbeats" for t in threading.enumerate())
     long_ago = timezone.now() - timedelta(minutes=5)
@@ -246,10 +271,12 @@ def test_one_thread_beats_for_every_job_running_in_the_process_and_stops_when_th
     try:
         beating = services._heartbeats.beating
         with beating(first.pk, "task-0"), beating(second.pk, "task-1"):
-            time.sleep(0.5)  # a long AI call: no progress reported
+            sleeps.beats(3)  # a long AI call, no progress reported: two whole beats while both jobs run
             threads = sum(t.name == "qm-heartbeats" for t in threading.enumerate()) - threads_before
+        # A beat that began before the jobs ended may still be writing: let it finish before reading.
+        sleeps.beats(2)
         stopped_at = {job.pk: job.heartbeat_at for job in BackgroundJob.objects.filter(pk__in=[first.pk, second.pk])}
-        time.sleep(0.3)
+        sleeps.beats(3)  # two more whole beats with no job running here
 
         assert threads == 1, "one thread for all the process's jobs"
         assert all(at > long_ago for at in stopped_at.values()), "both jobs beat while they ran"

@@ -59,14 +59,14 @@ def test_a_worker_killed_mid_extraction_runs_the_job_again_and_writes_one_result
     healthy_worker_afterwards, alpha_api, openai_server
 ):
     worker = healthy_worker_afterwards
-    openai_server.configure(latency=3.0)
+    openai_server.hold()  # the page's answer waits: the worker is surely mid-call when it is killed
     job_id = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))["job_id"]
     wait_until(lambda: requests_of(openai_server, "PageExtraction"), what="the page to reach the provider")
     assert BackgroundJob.objects.get(pk=job_id).status == "processing"
     message_id = BackgroundJob.objects.get(pk=job_id).celery_task_id
 
     killed = kill_pool_processes(worker)
-    openai_server.configure(latency=0.2)  # the second attempt need not be slow
+    openai_server.release()  # the second attempt is answered
 
     job = wait_for_job(job_id, timeout=45)
     assert job.status == "completed", job.error_message
@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_grading_grades_once_and_sends_one_email(
     assert upload_job.status == "completed", upload_job.error_message
     (submission_id,) = upload_job.result["submission_ids"]
 
-    openai_server.configure(latency=3.0)
+    openai_server.hold()
     response = alpha_api.post("/api/v1/grade", {"upload_job_id": str(upload_job.pk), "standard_id": 3}, format="json")
     assert response.status_code == 202, response.json()
     job_id = response.json()["data"]["job_id"]
@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_grading_grades_once_and_sends_one_email(
     assert BackgroundJob.objects.get(pk=job_id).status == "processing"
 
     kill_pool_processes(worker)
-    openai_server.configure(latency=0.2)
+    openai_server.release()
 
     job = wait_for_job(job_id, timeout=45)
     assert job.status == "completed", job.error_message
@@ -137,7 +137,7 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_retries_instead_
     # A poison job (say, a page that needs more memory than a worker has) kills the process running it on every
     # attempt. The redelivered message must not loop forever: each lost attempt counts against max_retries.
     worker = healthy_worker_afterwards
-    openai_server.configure(latency=3.0)
+    openai_server.hold()  # every attempt is killed mid-call
     job_id = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))["job_id"]
     kills = 0
     while kills < 6:
@@ -154,6 +154,7 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_retries_instead_
         kill_pool_processes(worker)
         kills += 1
 
+    openai_server.release()
     job = wait_for_job(job_id, timeout=30)
     assert job.status == "failed", f"still {job.status} after {kills} lost attempts"
     assert kills == job.max_retries + 1 == 4

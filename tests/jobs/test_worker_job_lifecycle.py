@@ -138,8 +138,8 @@ def test_a_permanent_provider_failure_fails_at_once_with_a_readable_message(
 
 
 def test_a_queued_job_that_is_cancelled_never_runs(celery_worker, alpha_api, openai_server):
-    # Both of the worker's processes are busy with slow pages, so the third job waits in the queue.
-    openai_server.configure(latency=3.0)
+    # Both of the worker's processes are busy with pages the provider holds, so the third job waits in the queue.
+    openai_server.hold()
     blockers = [upload(alpha_api, sheet("s05_std05_dkg_p1.png"))["job_id"] for _ in range(2)]
     wait_until(lambda: openai_server.stats()["in_flight"] == 2, what="both worker processes to be busy")
     waiting = upload(alpha_api, sheet("s09_std09_kristi_p1.png"))["job_id"]
@@ -152,6 +152,7 @@ def test_a_queued_job_that_is_cancelled_never_runs(celery_worker, alpha_api, ope
 
     assert response.status_code == 200, response.json()
     assert response.json()["data"]["status"] == "cancelled"
+    openai_server.release()
     for blocker in blockers:
         assert wait_for_job(blocker, timeout=20).status == "completed"
     # The worker takes the cancelled job's message once a process is free, and drops it without running anything.
@@ -168,7 +169,7 @@ def test_a_queued_job_that_is_cancelled_never_runs(celery_worker, alpha_api, ope
 def test_a_processing_job_that_is_cancelled_stops_at_its_next_checkpoint_and_writes_nothing(
     celery_worker, alpha_api, openai_server
 ):
-    openai_server.configure(latency=1.5)
+    openai_server.hold()  # the pages' answers wait until the job is cancelled: no latency window to race
     accepted = upload(
         alpha_api, sheet("s05_std05_dkg_p1.png"), sheet("s05_std05_dkg_p2.png"), sheet("s09_std09_kristi_p1.png")
     )
@@ -180,6 +181,7 @@ def test_a_processing_job_that_is_cancelled_stops_at_its_next_checkpoint_and_wri
 
     assert response.status_code == 200, response.json()
     assert response.json()["data"]["status"] == "cancelled"
+    openai_server.release()
     wait_until(
         lambda: JobEvent.objects.filter(job_id=job_id, message="Stopped: the job was cancelled.").exists(),
         timeout=20,

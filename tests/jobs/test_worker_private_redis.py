@@ -4,7 +4,6 @@ each test points this process's Celery app at it; the session's Redis and worker
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -107,7 +106,7 @@ def test_a_job_accepted_as_redis_stops_completes_after_redis_returns(
 def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_once(
     private_worker, alpha_api, openai_server
 ):
-    openai_server.configure(latency=3.0)
+    openai_server.hold()  # the page's answer waits: the worker is surely mid-call when it dies
     job_id = upload(alpha_api, sheet("s05_std05_dkg_p1.png"))["job_id"]
     wait_until(lambda: openai_server.requests(), what="the page to reach the provider")
     job = BackgroundJob.objects.get(pk=job_id)
@@ -115,8 +114,7 @@ def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_on
 
     # The whole worker dies at once (an OOM kill, a lost machine): nobody is left to hand the message back.
     private_worker.kill()
-    openai_server.configure(latency=0.2)
-    time.sleep(0.5)
+    openai_server.release()
     assert BackgroundJob.objects.get(pk=job_id).status == "processing", "the job is stuck"
 
     # The reaper's next run, once the job has been silent for more than 90 s, finds the worker gone and re-queues
@@ -156,7 +154,7 @@ def threads_worker(private_setup, private_redis, live_db):
 def test_a_threads_worker_killed_and_back_under_the_same_name_has_its_jobs_rescued_by_their_heartbeat(
     threads_worker, alpha_api, openai_server
 ):
-    openai_server.configure(latency=3.0)
+    openai_server.hold()  # both pages' answers wait: the worker is surely mid-call when it is killed
     job_ids = [upload(alpha_api, sheet("s05_std05_dkg_p1.png"), standard_id=5, grade="true")["job_id"] for _ in "ab"]
     wait_until(lambda: len(openai_server.requests()) >= 2, what="both pages to reach the provider")
     started = {job.pk: job for job in BackgroundJob.objects.filter(pk__in=job_ids)}
@@ -173,13 +171,15 @@ def test_a_threads_worker_killed_and_back_under_the_same_name_has_its_jobs_rescu
     # The worker is killed (an OOM kill) and its container restarts it under the same name: it answers pings at once,
     # and its jobs stay "processing" with nobody running them.
     threads_worker.kill()
-    openai_server.configure(latency=0.2)
+    openai_server.release()
     threads_worker.start()
     assert all(job.status == "processing" for job in BackgroundJob.objects.filter(pk__in=job_ids))
 
+    # The reaper runs until both jobs have been silent for longer than the limit (no sleep guessing when that is).
+    reaped = []
     with override_settings(JOB_SILENT_AFTER_SECONDS=2):
-        time.sleep(2.5)
-        assert reap_stuck_jobs() == 2
+        wait_until(lambda: reaped.append(reap_stuck_jobs()) or sum(reaped) >= 2, timeout=30, interval=0.2)
+    assert sum(reaped) == 2, reaped
 
     for job_id in job_ids:
         job = wait_for_job(job_id, timeout=45)

@@ -42,14 +42,13 @@ def calls(openai_server, kind: str) -> int:
     return sum(1 for r in openai_server.requests() if r["kind"] == kind)
 
 
-def kill_during(worker, openai_server, kind: str, job_id) -> None:
-    """Kill the pool while this job's call of `kind` is in flight at the (slow) provider."""
-    before = calls(openai_server, kind)
-    openai_server.configure(latency=3.0)
+def kill_during(worker, openai_server, kind: str, job_id, before: int) -> None:
+    """Kill the pool while this job's call of `kind` is held open at the provider (the caller held its answers
+    before the job was queued), then let the provider answer again."""
     wait_until(lambda: calls(openai_server, kind) > before, timeout=30, what=f"a {kind} call")
     assert BackgroundJob.objects.get(pk=job_id).status == "processing"
     kill_pool(worker)
-    openai_server.configure(latency=0.1)
+    openai_server.release()
 
 
 def crash_chain(worker, client, openai_server, personas, scripts: int) -> dict:
@@ -57,18 +56,21 @@ def crash_chain(worker, client, openai_server, personas, scripts: int) -> dict:
     jobs = []
     for n in range(scripts):
         pool_ready(worker)
+        before = calls(openai_server, "PageExtraction")
+        openai_server.hold()  # answers wait, so the kill surely lands mid-call
         upload_id = upload(client, sheet(("s05_std05_dkg_p1.png", "s09_std09_kristi_p1.png")[n % 2]))["job_id"]
-        kill_during(worker, openai_server, "PageExtraction", upload_id)
+        kill_during(worker, openai_server, "PageExtraction", upload_id, before)
         kills += 1
         extraction = wait_for_job(upload_id, timeout=60)
         assert extraction.status == "completed", extraction.error_message
 
         pool_ready(worker)
-        openai_server.configure(latency=3.0)  # slow before the grade is queued, so the kill lands mid-call
+        before = calls(openai_server, "ScriptGrading")
+        openai_server.hold()  # before the grade is queued, so the kill lands mid-call
         response = client.post("/api/v1/grade", {"upload_job_id": upload_id, "standard_id": 5}, format="json")
         assert response.status_code == 202, response.json()
         grading_id = response.json()["data"]["job_id"]
-        kill_during(worker, openai_server, "ScriptGrading", grading_id)
+        kill_during(worker, openai_server, "ScriptGrading", grading_id, before)
         kills += 1
         grading = wait_for_job(grading_id, timeout=60)
         assert grading.status == "completed", grading.error_message
