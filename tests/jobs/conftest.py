@@ -13,6 +13,16 @@ from django.utils import timezone
 
 
 @pytest.fixture
+def only_this_tests_jobs(db, personas):
+    """Alpha and Beta with none of the jobs that other tests committed (worker tests do): they are deleted inside this
+    test's transaction, so no one else sees it. Tests that count an organization's jobs through the API then count
+    their own, whatever ran before them."""
+    from jobs.models import BackgroundJob
+
+    BackgroundJob.objects.filter(organization__in=[personas.alpha, personas.beta]).delete()
+
+
+@pytest.fixture
 def make_job(personas):
     """Create a BackgroundJob row for Alpha (owned by Alice unless told otherwise)."""
     from jobs.models import BackgroundJob
