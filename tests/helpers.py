@@ -31,6 +31,7 @@ def wait_for_job(job_id, timeout: float = 60, seen: list | None = None):
 
 
 SHEETS = ROOT / "tests" / "fixtures" / "sheets"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; the browser test never downloads a browser
 
 
 def sheet(name: str):
