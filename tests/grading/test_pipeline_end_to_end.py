@@ -123,9 +123,10 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
     email_job = BackgroundJob.objects.get(job_type="email", input__grading_job_id=str(job.pk))
     assert wait_for_job(email_job.pk).result["sent"] is True
     assert email_job.priority == "low"
-    mails = [m for m in _mails_to("bob@alpha.test") if "Jane Doe" in m and "Alpha Care Training" in m]
+    # This script's email (other tests' scripts are Jane Doe's too): found by its link.
+    mails = [m for m in _mails_to("bob@alpha.test") if f"/submissions/{submission_id}/" in m]
     assert len(mails) == 1, "the assessor gets exactly one email"
-    assert "text/html" in mails[0] and "/submissions/" in mails[0]
+    assert "Jane Doe" in mails[0] and "Alpha Care Training" in mails[0] and "text/html" in mails[0]
 
 
 LONG_ANSWER = "Respect their choice, explain the risks calmly, record it and tell my supervisor about it today."
