@@ -100,9 +100,17 @@ def _redis() -> redis.Redis:
 
 class ProviderLimiter:
     def __init__(
-        self, provider: str, max_concurrent: int | None = None, per_minute: int | None = None, max_wait: float = 600.0
+        self,
+        provider: str,
+        max_concurrent: int | None = None,
+        per_minute: int | None = None,
+        max_wait: float = 600.0,
+        process_cap: threading.BoundedSemaphore | None = None,
     ):
+        """``process_cap``: the slots of this caller's own process; by default the one semaphore that every limiter
+        of this provider and cap in the process shares (a caller standing for another process brings its own)."""
         self.provider = provider
+        self._own_process_cap = process_cap
         prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
         self.slots_key = f"{prefix}:slots"
         self.queue_key = f"{prefix}:queue"
@@ -156,6 +164,8 @@ class ProviderLimiter:
             time.sleep(wait)
 
     def _process_cap(self) -> threading.BoundedSemaphore:
+        if self._own_process_cap is not None:
+            return self._own_process_cap
         with _pacing_lock:
             return _process_caps.setdefault(
                 (self.provider, self.max_concurrent), threading.BoundedSemaphore(self.max_concurrent)

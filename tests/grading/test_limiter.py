@@ -54,7 +54,7 @@ def test_waiters_are_served_in_turn_whatever_the_call():
     queued = []
 
     def call(name: str):
-        with shared.slot():
+        with limiter_like(shared, max_concurrent=1).slot():  # each caller as its own process
             order.append(name)
 
     with shared.slot():
@@ -264,7 +264,9 @@ def waiting(shared: ProviderLimiter, count: int) -> None:
 
 
 def limiter_like(other: ProviderLimiter, **options) -> ProviderLimiter:
-    """Another caller of the same provider's limiter (as another worker process would be)."""
+    """Another caller of the same provider's limiter, as another worker process would be: the same slots in Redis,
+    and a process cap of its own (in this process, the callers would otherwise wait on one semaphore, not in Redis)."""
+    options.setdefault("process_cap", threading.BoundedSemaphore(options.get("max_concurrent") or 1))
     return ProviderLimiter(other.slots_key.split(":")[-2], **options)
 
 
