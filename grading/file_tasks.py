@@ -229,7 +229,9 @@ def _open_pdf(source: str | bytes) -> pdfium.PdfDocument:
     try:
         return pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        # PDFium's error code is the last one it set in this process, and a sandbox child opens many files: a
+        # "password" error left by an earlier file must not name this one, so the file itself must be encrypted.
+        if "password" in str(exc).lower() and b"/Encrypt" in _read(source):
             raise FileProblem(
                 "UNSUPPORTED_FILE", 415, "{name} is protected by a password; upload a copy without one."
             ) from exc
