@@ -13,7 +13,7 @@ the offending field (``questions[1].points[0].marks``) and whose message is a se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -28,6 +28,7 @@ from markschemes.models import (
     SchemeQuestion,
     SchemeState,
 )
+from markschemes.scoring import marks_text
 
 STANDARD_IDS = range(1, 16)
 MAX_QUESTIONS = 100
@@ -64,19 +65,6 @@ class SchemeSpec:
     standard: int
     title: str
     questions: tuple[QuestionSpec, ...]
-
-
-# --- Scoring --------------------------------------------------------------------------------------------------
-
-
-def marks_text(value: Decimal) -> str:
-    """Marks as a person writes them: 3, 1.5, 100."""
-    return format(Decimal(value).normalize(), "f")
-
-
-def points_score(max_marks: Decimal, met_marks: Iterable[Decimal]) -> Decimal:
-    """A question's score: the sum of the marks of the points the answer meets, capped at the question's maximum."""
-    return min(sum((Decimal(m) for m in met_marks), Decimal("0")), Decimal(max_marks))
 
 
 # --- Validation -----------------------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ Usage:
     .venv/bin/python scripts/measure_local_grading.py [--noise 0.1] [--seed 7] [--verbose]
 
 For every quiz question in reference_pdfs/source/standards.json, grades the full, partial
-and poor answers against the text pdfplumber extracts from reference_pdfs/Standard-{n}.pdf,
-then repeats with OCR-like noise (random character substitutions). Prints pairwise ranking
-accuracy (ties count as failures), mean score fraction, mean confidence and timing.
+and poor answers, then repeats with OCR-like noise (random character substitutions), two ways:
+by the shipped mark scheme's points (reference_pdfs/source/mark_schemes.json: what the local
+provider does; score = met points' marks capped at the maximum) and by the reference text
+alone (the grader for answers sent without points). Prints pairwise ranking accuracy (ties
+count as failures), mean score fraction, mean confidence, timing and, by points, the share of
+marking points met in each kind of answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import string
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from grading.providers.local_grading import LocalGrade, grade_answer, split_reference  # noqa: E402
+from grading.providers.local_grading.points import judge_points  # noqa: E402
+from markschemes.scoring import points_score  # noqa: E402
 
 SOURCE = REPO_ROOT / "reference_pdfs" / "source" / "standards.json"
+SCHEMES = REPO_ROOT / "reference_pdfs" / "source" / "mark_schemes.json"
 PDF_DIR = REPO_ROOT / "reference_pdfs"
 KINDS = ("full", "partial", "poor")
 PAIRS = (("full", "poor"), ("full", "partial"), ("partial", "poor"))
@@ -42,6 +49,7 @@ class Tally:
     confidences: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
     failures: list[str] = field(default_factory=list)
     questions: int = 0
+    points_met: dict[str, list[int]] = field(default_factory=lambda: {k: [0, 0] for k in KINDS})  # met, decided
 
     def add(self, label: str, grades: dict[str, LocalGrade]) -> None:
         self.questions += 1
@@ -70,18 +78,29 @@ def add_ocr_noise(text: str, rate: float, rng: random.Random) -> str:
     return "".join(rng.choice(letters) if ch.isalpha() and rng.random() < rate else ch for ch in text)
 
 
-def grade_question(question: dict[str, Any], reference: str, noise: float, rng: random.Random) -> dict[str, LocalGrade]:
+def grade_question(
+    question: dict[str, Any], scheme_question: dict[str, Any] | None, reference: str, noise: float, rng, tally: Tally
+) -> dict[str, LocalGrade]:
     grades: dict[str, LocalGrade] = {}
     for kind in KINDS:
         answer = question[f"{kind}_answer"]
         if noise:
             answer = add_ocr_noise(answer, noise, rng)
-        grades[kind] = grade_answer(question["question"], answer, reference, question["max_score"])
+        if scheme_question is None:
+            grades[kind] = grade_answer(question["question"], answer, reference, question["max_score"])
+            continue
+        points = scheme_question["points"]
+        judged = judge_points(answer, [p["statement"] for p in points], reference)
+        met = [Decimal(str(p["marks"])) for p, j in zip(points, judged.points, strict=True) if j.met]
+        score = float(points_score(Decimal(str(scheme_question["max_marks"])), met))
+        tally.points_met[kind][0] += len(met)
+        tally.points_met[kind][1] += len(points)
+        grades[kind] = LocalGrade(score, float(scheme_question["max_marks"]), "", judged.confidence, [], [])
     return grades
 
 
 def measure(
-    standards: list[dict[str, Any]], references: dict[int, str], noise: float, seed: int
+    standards: list[dict[str, Any]], references: dict[int, str], noise: float, seed: int, schemes: dict | None
 ) -> tuple[Tally, list[float]]:
     rng = random.Random(seed)
     tally = Tally()
@@ -89,8 +108,9 @@ def measure(
     for standard in standards:
         reference = references[standard["id"]]
         for question in standard["quiz"]:
+            scheme_question = schemes[(standard["id"], question["number"])] if schemes else None
             started = time.perf_counter()
-            grades = grade_question(question, reference, noise, rng)
+            grades = grade_question(question, scheme_question, reference, noise, rng, tally)
             timings.append((time.perf_counter() - started) / len(KINDS))
             tally.add(f"S{standard['id']} Q{question['number']}", grades)
     return tally, timings
@@ -106,6 +126,10 @@ def report(title: str, tally: Tally, timings: list[float], verbose: bool) -> Non
             f"  {kind:<8} mean score fraction {statistics.mean(tally.fractions[kind]):.2f}"
             f"   mean confidence {statistics.mean(tally.confidences[kind]):.2f}"
         )
+    for kind in KINDS:
+        met, decided = tally.points_met[kind]
+        if decided:
+            print(f"  {kind:<8} marking points met {met}/{decided} = {100 * met / decided:5.1f} %")
     timings_ms = sorted(t * 1000 for t in timings)
     print(f"  time per answer: median {statistics.median(timings_ms):.2f} ms, max {timings_ms[-1]:.2f} ms")
     if verbose:
@@ -123,10 +147,16 @@ def main() -> None:
     references = {s["id"]: extract_pdf_text(PDF_DIR / f"Standard-{s['id']}.pdf") for s in standards}
     for text in references.values():
         split_reference(text)
-    clean, clean_times = measure(standards, references, 0.0, args.seed)
-    report("clean answers", clean, clean_times, args.verbose)
-    noisy, noisy_times = measure(standards, references, args.noise, args.seed)
-    report(f"noisy answers ({args.noise:.0%} character substitutions)", noisy, noisy_times, args.verbose)
+    schemes = {
+        (scheme["standard"], question["number"]): question
+        for scheme in json.loads(SCHEMES.read_text(encoding="utf-8"))["schemes"]
+        for question in scheme["questions"]
+    }
+    for how, table in (("by marking points", schemes), ("by reference text", None)):
+        clean, clean_times = measure(standards, references, 0.0, args.seed, table)
+        report(f"{how}, clean answers", clean, clean_times, args.verbose)
+        noisy, noisy_times = measure(standards, references, args.noise, args.seed, table)
+        report(f"{how}, noisy answers ({args.noise:.0%} substitutions)", noisy, noisy_times, args.verbose)
 
 
 if __name__ == "__main__":

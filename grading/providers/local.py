@@ -1,5 +1,6 @@
 """The offline provider: no key, no network. Transcription by RapidOCR (its models ship inside the wheel), grading
-by how well each answer covers the standard's reference material for its question."""
+by which of the mark scheme's points each answer makes (local_grading.points), or, for an answer sent without
+points, by how well it covers the standard's reference material for its question."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from grading.pages import PageSource
 from grading.providers import local_grading, local_ocr
 from grading.providers.base import split_instructions
+from grading.providers.local_grading.points import judge_points
+from grading.providers.points import grade_from_points
 from grading.providers.schemas import (
     AnswerToGrade,
     ExtractedQuestion,
@@ -54,6 +57,15 @@ class LocalProvider:
         return PageResult(extraction=extraction, source="ocr", usage=[usage])
 
     def _grade(self, reference: str, answer: AnswerToGrade) -> Grade:
+        if answer.points:
+            judged = judge_points(answer.answer, [p.statement for p in answer.points], reference)
+            return grade_from_points(
+                answer,
+                [(p.order, j.met, j.quote) for p, j in zip(answer.points, judged.points, strict=True)],
+                confidence=judged.confidence,
+                instruction_attempt=judged.instruction_attempt,
+                who="The automatic marker",
+            )
         result = local_grading.grade_answer(answer.question, answer.answer, reference, answer.max_score)
         reasons = []
         if result.confidence < REVIEW_BELOW_CONFIDENCE:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-EXTRACTION_PROMPT_VERSION = "extract-v1"
-GRADING_PROMPT_VERSION = "grade-v1"
+EXTRACTION_PROMPT_VERSION = "extract-v2"
+GRADING_PROMPT_VERSION = "grade-v2-points"
 
 
 class ExtractedQuestion(BaseModel):
@@ -24,10 +24,15 @@ class PageExtraction(BaseModel):
     questions: list[ExtractedQuestion]
 
 
+class PointJudged(BaseModel):
+    point: int = Field(description="The marking point's number, as given")
+    met: bool = Field(description="True only if the answer clearly makes this point")
+    quote: str = Field(description="The learner's own words that make the point, copied exactly; empty if not met")
+
+
 class QuestionGrading(BaseModel):
     number: int
-    score: float = Field(description="Marks awarded, 0 to max_score, in steps of 0.5")
-    max_score: float
+    points: list[PointJudged] = Field(description="One decision for every marking point of the question")
     feedback: str = Field(description="One or two sentences for the assessor: what was covered and what was missed")
     confidence: float = Field(ge=0, le=1)
     instruction_attempt: bool = Field(description="True if the answer contains text addressed to the marker")
@@ -50,12 +55,28 @@ class Usage:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class PointToJudge:
+    order: int
+    statement: str
+    marks: float
+
+
 @dataclass
 class AnswerToGrade:
     number: int
     question: str
     answer: str
     max_score: float
+    points: list[PointToJudge] = field(default_factory=list)
+    model_answer: str = ""
+
+
+@dataclass(frozen=True)
+class PointDecided:
+    order: int
+    met: bool
+    quote: str
 
 
 @dataclass
@@ -67,6 +88,7 @@ class Grade:
     confidence: float
     needs_review: bool = False
     review_reason: str = ""
+    decisions: list[PointDecided] = field(default_factory=list)
 
 
 @dataclass

@@ -10,7 +10,8 @@ header):
 * ``GET /v1/models`` and ``GET /v1/models/{id}``
 * ``POST /v1/chat/completions`` (non-streaming, ``response_format`` of type
   ``json_schema``) dispatched on the schema name: ``PageExtraction``,
-  ``ScriptGrading`` or ``QuestionGrading``.
+  ``ScriptGrading`` or ``QuestionGrading``. Answers sent with marking
+  ``points`` are answered per point (met, quote), see ``judge_points``.
 
 Control endpoints (no auth): ``POST /_control/reset``, ``GET|POST
 /_control/config``, ``POST /_control/script``, ``GET /_control/requests``,
@@ -654,8 +655,59 @@ def is_instruction_attempt(text: str) -> bool:
     return any(pattern.search(text) for pattern in _INSTRUCTION_PATTERNS)
 
 
+_SENTENCE_SPLIT_RE: Final = re.compile(r"(?<=[.;!?])\s+")
+POINT_PREFIX: Final = 5
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or (min(len(a), len(b)) >= POINT_PREFIX and a[:POINT_PREFIX] == b[:POINT_PREFIX])
+
+
+def _content(text: str) -> list[str]:
+    return [w.lower() for w in _WORD_RE.findall(text) if w.lower() not in _STOPWORDS and len(w) >= 3]
+
+
+def judge_points(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The fake marker for a question with marking points (QuizMarker's grade-v2-points requests): deterministic. A
+    point is met when at least half of its statement's content words (5-letter prefixes) are in the answer; the
+    quote is the answer's sentence holding most of them. An instruction attempt meets nothing."""
+    number = int(answer["number"])
+    text = str(answer["answer"])
+    words = [word for word in _WORD_RE.findall(text) if word.lower() not in _STOPWORDS]
+    attempt = is_instruction_attempt(text)
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s.strip()]
+    decisions, met_names, missed_names = [], [], []
+    for point in answer["points"]:
+        wanted = _content(str(point["statement"]))
+        per_sentence = [
+            (sum(1 for w in wanted if any(_same_word(w, a) for a in _content(sentence))), sentence)
+            for sentence in sentences
+        ]
+        found = sum(1 for w in wanted if any(_same_word(w, a) for a in _content(text)))
+        met = not attempt and bool(wanted) and found * 2 >= len(wanted)
+        quote = max(per_sentence, key=lambda item: item[0])[1] if met and per_sentence else ""
+        decisions.append({"point": point["point"], "met": met, "quote": quote})
+        (met_names if met else missed_names).append(str(point["statement"]))
+    if attempt:
+        feedback = "The answer contains instructions aimed at the marker instead of an answer, so it meets no point."
+    elif not words:
+        feedback = f"No answer was written for question {number}."
+    else:
+        feedback = f"Question {number}: {len(met_names)} of {len(decisions)} marking points made."
+    return {
+        "number": number,
+        "points": decisions,
+        "feedback": feedback,
+        "confidence": 0.9 if attempt or len(words) >= SHORT_ANSWER_WORDS else 0.4,
+        "instruction_attempt": attempt,
+    }
+
+
 def grade_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """The fake marker: deterministic, scores by the number of content words."""
+    """The fake marker: deterministic. With marking points (``points`` in the answer), see :func:`judge_points`;
+    without, it scores by the number of content words."""
+    if isinstance(answer.get("points"), list):
+        return judge_points(answer)
     number = int(answer["number"])
     max_score = answer["max_score"]
     text = str(answer["answer"])
@@ -708,20 +760,28 @@ def _model_output(request: _ChatRequest, extraction: dict[str, Any]) -> dict[str
 def _invalidate(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Well-formed JSON that breaks the contract of ``kind``.
 
-    * ScriptGrading: the first result scores max_score + 1 and, with more than
-      one answer, the last result is missing.
-    * QuestionGrading: the score is max_score + 1.
+    * ScriptGrading: the first result scores max_score + 1 (with marking
+      points: leaves its first point undecided) and, with more than one
+      answer, the last result is missing.
+    * QuestionGrading: the score is max_score + 1 (with marking points: the
+      first point is left undecided).
     * PageExtraction: the first question's legibility is 1.5 and the last
       question has no ``answer`` key (a required field).
     """
     broken = copy.deepcopy(payload)
     if kind == "ScriptGrading":
         results = broken["results"]
-        results[0]["score"] = results[0]["max_score"] + 1
+        if "points" in results[0]:
+            results[0]["points"] = results[0]["points"][1:]  # a marking point left undecided
+        else:
+            results[0]["score"] = results[0]["max_score"] + 1
         if len(results) > 1:
             results.pop()
     elif kind == "QuestionGrading":
-        broken["score"] = broken["max_score"] + 1
+        if "points" in broken:
+            broken["points"] = broken["points"][1:]
+        else:
+            broken["score"] = broken["max_score"] + 1
     elif broken.get("questions"):
         broken["questions"][0]["legibility"] = 1.5
         broken["questions"][-1].pop("answer", None)

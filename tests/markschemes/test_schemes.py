@@ -14,10 +14,10 @@ from django_tenants.utils import schema_context
 
 from markschemes.defaults import DEFAULTS_FILE, default_key, install_default_schemes
 from markschemes.models import MarkScheme, SchemeOrigin, SchemeState
+from markschemes.scoring import points_score
 from markschemes.services import (
     SchemeError,
     create_draft,
-    points_score,
     publish,
     published_for_standard,
     scheme_data,
