@@ -72,7 +72,7 @@ def match_answers(answers: list[Printed], scheme: dict[int, str]) -> dict[object
         by_text = max(scores[a.key].items(), key=lambda item: item[1], default=(None, 0.0))
         own = scores[a.key].get(a.number)
         elsewhere = by_text[1] >= SAME_QUESTION and by_text[1] > (own or 0.0) + CLEARLY_OTHER
-        if own is not None and (not judged[a.key] or (own >= UNRELATED and not elsewhere)):
+        if own is not None and not elsewhere and (not judged[a.key] or own >= UNRELATED):
             claims[a.key] = (a.number, own + 1.0)  # the printed number, confirmed by the text, ranks first
         elif by_text[0] is not None and by_text[1] >= SAME_QUESTION:
             claims[a.key] = (by_text[0], by_text[1])

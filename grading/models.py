@@ -89,10 +89,11 @@ class Submission(models.Model):
         who = self.student.full_name if self.student else (self.detected_student_name or "Unknown student")
         return f"{who} — Standard {self.standard or '?'}"
 
-    def recompute_totals(self) -> None:
+    def recompute_totals(self, questions: list | None = None) -> None:
         """Totals from each question's final score (the assessor's if set, else the AI's). A question nobody has
-        scored yet leaves the total open: no score is invented for it."""
-        questions = list(self.questions.all())
+        scored yet leaves the total open: no score is invented for it. Answers outside the mark scheme count for
+        nothing (they are never scored). ``questions``: the rows, when the caller has them fresh."""
+        questions = [q for q in (self.questions.all() if questions is None else questions) if not q.outside_scheme]
         maximum = sum((q.max_score for q in questions), Decimal("0"))
         scores = [q.effective_score for q in questions]
         self.max_score = maximum if questions else None

@@ -54,7 +54,7 @@ def parse_text_page(text: str) -> PageExtraction:
                 number=q["number"],
                 question=question,
                 answer=" ".join(q["answer"]).strip(),
-                max_score=int(marks.group(1)) if marks else None,
+                max_score=int(marks.group(1)) if marks and 1 <= int(marks.group(1)) <= 50 else None,  # display only
                 legibility=1.0,
             )
         )

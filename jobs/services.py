@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 # What runs each job type: a function taking a JobContext and returning the job's result (a JSON-able dict).
 HANDLERS: dict[str, str] = {
-    JobType.EXTRACTION: "grading.pipeline.run_extraction_job",
-    JobType.GRADING: "grading.pipeline.run_grading_job",
+    JobType.EXTRACTION: "grading.reading.run_extraction_job",
+    JobType.GRADING: "grading.marking.run_grading_job",
     JobType.EMAIL: "jobs.emails.run_email_job",
 }
 TASKS: dict[str, str] = {

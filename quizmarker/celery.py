@@ -29,8 +29,9 @@ def preload_pipeline(**kwargs) -> None:
     job."""
     import tenant_schemas_celery.compat  # noqa: F401
 
-    import grading.pipeline  # noqa: F401
+    import grading.marking  # noqa: F401
     import grading.providers.local  # noqa: F401
+    import grading.reading  # noqa: F401
     from grading.providers import openai_provider
     from grading.standards import load_library
 

@@ -64,9 +64,7 @@ def grade_from_points(
             met = False
         decided.append(PointDecided(order=order, met=met, quote=quote if met else ""))
     marks = {p.order: p.marks for p in answer.points}
-    score = points_score(
-        Decimal(str(answer.max_score)), [Decimal(str(marks[d.order])) for d in decided if d.met]
-    )
+    score = points_score(Decimal(str(answer.max_score)), [Decimal(str(marks[d.order])) for d in decided if d.met])
     if instruction_attempt:
         reasons.append("The answer contains text addressed to the marker.")
     if confidence < UNSURE_BELOW:

@@ -107,14 +107,15 @@ _INSTRUCTION_PATTERNS: Final = tuple(
 
 
 def default_extraction() -> dict[str, Any]:
-    """The page the fake "reads" from any image unless a test configures another."""
+    """The page the fake "reads" from any image unless a test configures another: the first three questions of
+    QuizMarker's default Standard 3 mark scheme, answered."""
     return {
         "student_name": "Jane Doe",
         "standard": 3,
         "questions": [
             {
                 "number": 1,
-                "question": "Define what is meant by 'duty of care' in your own words.",
+                "question": "What does duty of care mean?",
                 "answer": (
                     "Duty of care means I must always act in the best interests of "
                     "the people I support and make sure I do not cause them harm, "
@@ -124,7 +125,10 @@ def default_extraction() -> dict[str, Any]:
             },
             {
                 "number": 2,
-                "question": "Describe how duty of care contributes to safe practice.",
+                "question": (
+                    "Give an example of a dilemma between a person's rights and your duty of care, and say how you "
+                    "would deal with it."
+                ),
                 "answer": (
                     "It means I think about risks before I act, report concerns to "
                     "my manager and only carry out tasks I am trained and competent "
@@ -134,10 +138,7 @@ def default_extraction() -> dict[str, Any]:
             },
             {
                 "number": 3,
-                "question": (
-                    "Explain what you should do if an individual refuses care that "
-                    "you believe is in their best interests."
-                ),
+                "question": "What should you do if someone makes a complaint to you?",
                 "answer": "Respect their choice, explain the risks calmly, record it and tell my supervisor.",
                 "legibility": 0.72,
             },

@@ -7,13 +7,29 @@ from __future__ import annotations
 import pytest
 
 from grading.providers.openai_provider import OpenAIProvider
-from grading.providers.schemas import AnswerToGrade, InvalidReply
+from grading.providers.schemas import AnswerToGrade, InvalidReply, PointToJudge
 from grading.standards import get_standard, reference_text
-from tests.helpers import PARTIAL_MARKS, TOO_BRIEF, UNSURE
+from tests.helpers import UNSURE
 
 ANSWERS = [
-    AnswerToGrade(number=1, question="What is person-centred care?", answer="Care around the person.", max_score=2),
-    AnswerToGrade(number=2, question="Name one way to find out someone's wishes.", answer="Ask them.", max_score=1),
+    AnswerToGrade(
+        number=1,
+        question="What is person-centred care?",
+        answer="Care planned around the person.",
+        max_score=2,
+        points=[
+            PointToJudge(1, "care around the person", 1),
+            PointToJudge(2, "their wishes and preferences", 1),
+            PointToJudge(3, "involving the family", 1),
+        ],
+    ),
+    AnswerToGrade(
+        number=2,
+        question="Name one way to find out someone's wishes.",
+        answer="Ask them.",
+        max_score=1,
+        points=[PointToJudge(1, "ask the person", 1), PointToJudge(2, "read the care plan", 1)],
+    ),
 ]
 
 
@@ -36,9 +52,27 @@ def test_a_usable_reply_is_parsed_with_its_usage(provider):
     assert [
         (g.number, g.score, g.max_score, g.feedback, g.confidence, g.needs_review, g.review_reason) for g in grades
     ] == [
-        (1, 0.5, 2, PARTIAL_MARKS.format(1), 0.4, True, UNSURE),
-        (2, 0.0, 1, TOO_BRIEF.format(2), 0.4, True, UNSURE),
+        (
+            1,
+            1.0,
+            2,
+            "Question 1: 1 of 3 marking points made. Points met: “care around the person”. "
+            "Points missed: “their wishes and preferences”; “involving the family”.",
+            0.9,
+            False,
+            "",
+        ),
+        (
+            2,
+            1.0,
+            1,
+            "Question 2: 1 of 2 marking points made. Points met: “ask the person”. Points missed: “read the care plan”.",
+            0.4,
+            True,
+            UNSURE,
+        ),
     ]
+    assert grades[0].decisions[0].quote == "Care planned around the person."
     assert usage.succeeded and usage.prompt_tokens > 0 and usage.completion_tokens > 0
     assert usage.cached_tokens >= 0
 
@@ -60,27 +94,66 @@ def test_an_unusable_reply_is_refused_with_a_reason_and_never_scored(provider, o
     assert not usage.succeeded and usage.error
 
 
-def test_a_score_out_of_range_is_refused(provider, openai_server):
-    openai_server.script("ScriptGrading", [{"fault": "invalid"}])  # valid JSON, a score above the maximum
-    with pytest.raises(InvalidReply, match="impossible score"):
+def test_a_reply_that_leaves_a_marking_point_undecided_is_refused(provider, openai_server):
+    openai_server.script("ScriptGrading", [{"fault": "invalid"}])  # valid JSON, question 1's first point left out
+    with pytest.raises(InvalidReply, match="left out point 1 of question 1"):
         _grade(provider)
 
 
-def test_results_in_another_order_are_matched_to_their_questions_by_number(provider, openai_server):
-    def result(number, score, max_score):
-        feedback = f"Feedback for question {number}."
-        return {
-            "number": number,
-            "score": score,
-            "max_score": max_score,
-            "feedback": feedback,
-            "confidence": 0.9,
-            "instruction_attempt": False,
-        }
+def _result(number, decisions, feedback="", confidence=0.9):
+    return {
+        "number": number,
+        "points": [{"point": p, "met": met, "quote": quote} for p, met, quote in decisions],
+        "feedback": feedback,
+        "confidence": confidence,
+        "instruction_attempt": False,
+    }
 
-    openai_server.script("ScriptGrading", [{"json": {"results": [result(2, 1.0, 1), result(1, 1.5, 2)]}}])
+
+@pytest.mark.parametrize(
+    ("decisions", "reason"),
+    [
+        (
+            [(1, True, "Care planned"), (1, False, ""), (2, False, ""), (3, False, "")],
+            "decided point 1 of question 1 twice",
+        ),
+        ([(1, True, "Care planned"), (2, False, ""), (3, False, ""), (4, True, "x")], "a point 4 that question 1"),
+    ],
+)
+def test_a_point_decided_twice_or_unknown_is_refused(provider, openai_server, decisions, reason):
+    reply = {"results": [_result(1, decisions), _result(2, [(1, False, ""), (2, False, "")])]}
+    openai_server.script("ScriptGrading", [{"json": reply}])
+    with pytest.raises(InvalidReply, match=reason):
+        _grade(provider)
+
+
+def test_a_met_point_quoting_words_not_in_the_answer_is_not_counted_and_goes_to_a_person(provider, openai_server):
+    all_met = [(1, True, "Care planned around"), (2, True, "what they wish for"), (3, True, "the PERSON.")]
+    reply = {"results": [_result(1, all_met), _result(2, [(1, False, ""), (2, False, "")])]}
+    openai_server.script("ScriptGrading", [{"json": reply}])
+    grades, _ = _grade(provider)
+    first = grades[0]
+    assert [(d.order, d.met, d.quote) for d in first.decisions] == [
+        (1, True, "Care planned around"),
+        (2, False, ""),
+        (3, True, "the PERSON."),  # spacing, case and end punctuation aside, these are the answer's words
+    ]
+    assert (first.score, first.needs_review) == (2.0, True)  # 1 + 1 met of a maximum of 2
+    assert first.review_reason == "The AI said point 2 was met but quoted words that are not in the answer."
+
+
+def test_results_in_another_order_are_matched_to_their_questions_by_number(provider, openai_server):
+    second = _result(2, [(1, True, "Ask them"), (2, True, "them")], "Feedback for question 2.")
+    first = _result(1, [(1, True, "around the person"), (2, False, ""), (3, False, "")], "Feedback for question 1.")
+    openai_server.script("ScriptGrading", [{"json": {"results": [second, first]}}])
     grades, _ = _grade(provider)
     assert [(g.number, g.score, g.feedback, g.needs_review) for g in grades] == [
-        (1, 1.5, "Feedback for question 1.", False),
-        (2, 1.0, "Feedback for question 2.", False),
+        (
+            1,
+            1.0,
+            "Feedback for question 1. Points met: “care around the person”. "
+            "Points missed: “their wishes and preferences”; “involving the family”.",
+            False,
+        ),
+        (2, 1.0, "Feedback for question 2. Points met: “ask the person”; “read the care plan”.", False),  # capped
     ]

@@ -15,10 +15,7 @@ from integrations import services as webhooks
 from integrations.models import CallbackSecret, WebhookDelivery
 from jobs.models import BackgroundJob
 from tests.helpers import (
-    FULL_MARKS,
-    PARTIAL_MARKS,
     ROOT,
-    TOO_BRIEF,
     UNSURE,
     mail_dir,
     marks,
@@ -29,6 +26,38 @@ from tests.helpers import (
 from tests.integrations.receiver import Receiver
 
 pytestmark = [pytest.mark.worker]
+
+# The fake AI's feedback on the default Standard 3 scheme's questions (tests/fakeopenai, judge_points), then the
+# points met and missed that QuizMarker names.
+DUTY_2_OF_4 = (
+    "Question 1: 2 of 4 marking points made. Points met: “act in the best interests”; “avoid harm”. Points "
+    "missed: “legal obligation”; “work within competence”."
+)
+DUTY_0_OF_4 = (
+    "Question 1: 0 of 4 marking points made. Points missed: “legal obligation”; “act in the best interests”; "
+    "“avoid harm”; “work within competence”."
+)
+DILEMMA_1_OF_5 = (
+    "Question 2: 1 of 5 marking points made. Points met: “explain the risks”. Points missed: “right to make "
+    "choices”; “risk to safety”; “respect choice if they have capacity”; “record and tell manager”."
+)
+DILEMMA_0_OF_5 = (
+    "Question 2: 0 of 5 marking points made. Points missed: “right to make choices”; “risk to safety”; “explain "
+    "the risks”; “respect choice if they have capacity”; “record and tell manager”."
+)
+COMPLAINT_1_OF_4 = (
+    "Question 3: 1 of 4 marking points made. Points met: “record and tell manager”. Points missed: “listen and "
+    "stay calm”; “take it seriously”; “follow complaints procedure”."
+)
+COMPLAINT_3_OF_4 = (
+    "Question 3: 3 of 4 marking points made. Points met: “listen and stay calm”; “follow complaints procedure”; "
+    "“record and tell manager”. Points missed: “take it seriously”."
+)
+NEAR_MISS_0_OF_3 = (
+    "Question 4: 0 of 3 marking points made. Points missed: “mistake noticed before harm”; “report and record”; "
+    "“prevent it happening again”."
+)
+NOT_ANSWERED = ("0.00", "Not answered.", False, "")
 
 
 def _mails_to(address: str) -> list[str]:
@@ -107,12 +136,23 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
     assert detail["provider"] == "openai" and detail["model"] == grading_calls[0]["model"], "the model that graded"
     assert detail["prompt_version"] == GRADING_PROMPT_VERSION
     assert detail["prompt_tokens"] > 0
+    # The sheet's question 2 is the scheme's question 3 and its question 3 the scheme's 4 (matched by their text);
+    # the scheme's questions 2 and 5 have no answer.
     assert marks(detail["questions"]) == {
-        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
-        2: ("1.50", PARTIAL_MARKS.format(2), False, ""),
-        3: ("0.00", "No answer was written.", False, ""),  # left blank, clearly legible: a sure 0, not the AI's
+        1: ("2.00", DUTY_2_OF_4, False, ""),
+        2: NOT_ANSWERED,
+        3: ("3.00", COMPLAINT_3_OF_4, False, ""),
+        4: NOT_ANSWERED,  # left blank, clearly legible: a sure 0, not the AI's
+        5: NOT_ANSWERED,
     }
-    assert float(detail["total_score"]) == 3.0 and float(detail["max_score"]) == 6.0
+    assert [(q["number"], q["detected_number"]) for q in detail["questions"]] == [
+        (1, None),
+        (2, None),
+        (3, 2),
+        (4, 3),
+        (5, None),
+    ]
+    assert float(detail["total_score"]) == 5.0 and float(detail["max_score"]) == 15.0, "out of the scheme's 15"
     assert detail["status"] == "graded"
     prompt = json.dumps(grading_calls[0]["messages"])
     assert "Jane Doe" not in prompt, "the student's name is never sent to the grading call"
@@ -158,14 +198,16 @@ def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_
     assert grading.status == "completed", grading.error_message
 
     detail = client.get(f"/api/v1/submissions/{grading.result['submission_ids'][0]}").json()["data"]
+    hard_page = "A page was hard to read; check that no answer to this question was missed."
     assert marks(detail["questions"]) == {
-        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
+        1: ("0.00", DUTY_0_OF_4, False, ""),
         2: (None, "", True, "The AI could not grade this answer (the answer could not be read); please mark it."),
-        3: ("1.50", PARTIAL_MARKS.format(3), True, "The handwriting was hard to read; check the transcription."),
-        4: ("0.00", "No answer was written.", False, ""),
+        3: ("1.00", COMPLAINT_1_OF_4, True, "The handwriting was hard to read; check the transcription."),
+        4: ("0.00", "Not answered.", True, hard_page),  # left blank, but on a page that was hard to read
+        5: ("0.00", "Not answered.", True, hard_page),
     }
     assert detail["status"] == "needs_review" and detail["total_score"] is None
-    assert grading.result["submissions"][0]["needs_review"] == 2
+    assert grading.result["submissions"][0]["needs_review"] == 4
     [call] = [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"]
     sent = json.loads(re.search(r"<answers>(.*?)</answers>", call["messages"][-1]["content"], re.DOTALL).group(1))
     assert [a["number"] for a in sent] == [1, 3], "only answers with words in them are sent to be graded"
@@ -196,14 +238,20 @@ def test_several_learners_in_one_upload_are_graded_each_on_their_own_questions(
     jane, sam = (client.get(f"/api/v1/submissions/{pk}").json()["data"] for pk in extraction.result["submission_ids"])
     assert jane["student"]["full_name"] == "Jane Doe" and sam["student"]["full_name"] == "Sam Lee"
     assert marks(jane["questions"]) == {
-        1: ("1.50", PARTIAL_MARKS.format(1), False, ""),
-        2: ("0.50", PARTIAL_MARKS.format(2), True, UNSURE),
+        1: ("0.00", DUTY_0_OF_4, False, ""),
+        2: ("0.00", DILEMMA_0_OF_5, True, UNSURE),
+        3: NOT_ANSWERED,
+        4: NOT_ANSWERED,
+        5: NOT_ANSWERED,
     }
     assert marks(sam["questions"]) == {
-        1: ("0.50", PARTIAL_MARKS.format(1), True, UNSURE),
-        2: ("0.00", "No answer was written.", False, ""),
+        1: ("0.00", DUTY_0_OF_4, True, UNSURE),
+        2: NOT_ANSWERED,
+        3: NOT_ANSWERED,
+        4: NOT_ANSWERED,
+        5: NOT_ANSWERED,
     }
-    assert [q["answer_text"] for q in jane["questions"]] == [LONG_ANSWER, short]
+    assert [q["answer_text"] for q in jane["questions"]] == [LONG_ANSWER, short, "", "", ""]
 
 
 def _event_job_id(received) -> str | None:
@@ -218,7 +266,7 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
         secret = webhooks.rotate_callback_secret(personas.alpha)
         try:
             accepted = _upload(
-                client, sheet("s05_std05_dkg_p1.png"), standard_id=5, grade="true", callback_url=receiver.url + "/cb"
+                client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true", callback_url=receiver.url + "/cb"
             )
             extraction = wait_for_job(accepted["job_id"])
             assert extraction.status == "completed", extraction.error_message
@@ -240,15 +288,17 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
             WebhookDelivery.objects.filter(organization=personas.alpha).delete()
 
     assert grading.user_id == personas.dana.pk and grading.session_id == extraction.session_id
-    assert grading.input["standard_id"] == 5
+    assert grading.input["standard_id"] == 3
     assert grading.result["submission_ids"] == extraction.result["submission_ids"]
     detail = client.get(f"/api/v1/submissions/{grading.result['submission_ids'][0]}").json()["data"]
-    assert detail["grading_job_id"] == grading_job_id and detail["standard"] == 5
+    assert detail["grading_job_id"] == grading_job_id and detail["standard"] == 3
     assert detail["status"] == "graded" and detail["graded_by"] == "dana@alpha.test"
     assert marks(detail["questions"]) == {  # the fake's default page, graded by the fake
-        1: ("2.00", FULL_MARKS.format(1), False, ""),
-        2: ("2.00", FULL_MARKS.format(2), False, ""),
-        3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
+        1: ("2.00", DUTY_2_OF_4, False, ""),
+        2: ("1.00", DILEMMA_1_OF_5, False, ""),
+        3: ("1.00", COMPLAINT_1_OF_4, False, ""),
+        4: NOT_ANSWERED,
+        5: NOT_ANSWERED,
     }
     wait_until(  # logged just after the job's completion is committed
         lambda: extraction.events.filter(message="Grading started as the upload asked.").exists(),
@@ -336,12 +386,12 @@ def test_a_bad_combined_reply_falls_back_to_question_by_question_and_never_inven
     openai_server.script(
         "QuestionGrading", [{"fault": "none"}, {"fault": "truncated"}, {"fault": "truncated"}, {"fault": "none"}]
     )
-    job = wait_for_job(_grade(client, accepted["job_id"], 5)["job_id"])
+    job = wait_for_job(_grade(client, accepted["job_id"], 3)["job_id"])
     assert job.status == "completed", job.error_message
     with schema_context("alpha"):
         submission = Submission.objects.get(pk=job.result["submission_ids"][0])
         assert marks(submission.questions.all()) == {
-            1: ("2.00", FULL_MARKS.format(1), False, ""),
+            1: ("2.00", DUTY_2_OF_4, False, ""),
             2: (
                 None,
                 "",
@@ -349,7 +399,9 @@ def test_a_bad_combined_reply_falls_back_to_question_by_question_and_never_inven
                 "The AI could not grade this answer (The AI's reply could not be used (ValidationError)); "
                 "please mark it.",
             ),
-            3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
+            3: ("1.00", COMPLAINT_1_OF_4, False, ""),
+            4: NOT_ANSWERED,
+            5: NOT_ANSWERED,
         }
         assert submission.total_score is None, "no total while a question is unscored"
         assert submission.status == "needs_review"
@@ -373,7 +425,7 @@ def test_text_that_instructs_the_marker_is_flagged_and_cannot_raise_the_score(
                 },
                 {
                     "number": 2,
-                    "question": "Who should you tell about a near miss?",
+                    "question": "What is a near miss and why should it be reported?",  # the scheme's question 4
                     "answer": "My manager.",
                     "legibility": 0.95,
                 },
@@ -390,11 +442,14 @@ def test_text_that_instructs_the_marker_is_flagged_and_cannot_raise_the_score(
             # Only the instruction was written: with it removed, nothing is left to mark.
             1: (
                 "0.00",
-                "No answer was written.",
+                "Not answered.",
                 True,
                 "The answer contains text addressed to the marker; it was ignored when marking.",
             ),
-            2: ("0.00", TOO_BRIEF.format(2), True, UNSURE),
+            2: NOT_ANSWERED,
+            3: NOT_ANSWERED,
+            4: ("0.00", NEAR_MISS_0_OF_3, True, UNSURE),
+            5: NOT_ANSWERED,
         }
     graded = [r for r in openai_server.requests() if r["kind"] == "ScriptGrading"][0]
     assert "give full marks" not in json.dumps(graded["messages"]).lower()

@@ -6,8 +6,8 @@ pin whichever rule is current.)"""
 from __future__ import annotations
 
 from grading.pages import PageSource
-from grading.pipeline import group_into_scripts
 from grading.providers.schemas import ExtractedQuestion, PageExtraction, PageResult
+from grading.reading import group_into_scripts
 
 PHOTO = {"content_type": "image/png"}
 PDF = {"content_type": "application/pdf"}

@@ -1,0 +1,148 @@
+"""The grades the marking job decides without a provider, and saving a script's grades: its answers' match to the
+scheme (numbers, maxima), scores, feedback, review flags, one PointDecision per marking point, and the totals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from grading.models import PointDecision, QuestionResult, Submission, SubmissionStatus
+from grading.providers.schemas import Grade
+from markschemes.models import MarkScheme
+
+NOT_ANSWERED = "Not answered."
+RENUMBER_FROM = 10000  # temporary numbers while answers move to their scheme question's number
+
+
+def no_score(number: int, max_score: float, why: str) -> Grade:
+    return Grade(
+        number=number,
+        score=None,
+        max_score=max_score,
+        confidence=0.0,
+        feedback="",
+        needs_review=True,
+        review_reason=f"The AI could not grade this answer ({why}); please mark it.",
+    )
+
+
+def not_answered(q: QuestionResult, *, hard_pages: bool) -> Grade:
+    return Grade(
+        number=q.number,
+        score=0.0,
+        max_score=float(q.max_score),
+        confidence=1.0,
+        feedback=NOT_ANSWERED,
+        needs_review=hard_pages,
+        review_reason="A page was hard to read; check that no answer to this question was missed."
+        if hard_pages
+        else "",
+    )
+
+
+def outside_scheme(q: QuestionResult) -> Grade:
+    printed = q.detected_number or q.number
+    return Grade(
+        number=q.number,
+        score=None,
+        max_score=0.0,
+        confidence=1.0,
+        feedback="",
+        needs_review=True,
+        review_reason=(
+            f"The mark scheme has no such question (question {printed} on the sheet); the answer is shown but "
+            "never scored."
+        ),
+    )
+
+
+def _save_rows(submission: Submission, rows: list[QuestionResult]) -> None:
+    """Store the match: existing answers move to their final numbers (through temporary ones, since two may swap),
+    then the rows for unanswered questions are created."""
+    existing = [r for r in rows if r.pk is not None]
+    finals = {r.pk: r.number for r in existing}
+    for offset, row in enumerate(existing):
+        row.number = RENUMBER_FROM + offset
+    QuestionResult.objects.bulk_update(existing, ["number"])
+    for row in existing:
+        row.number = finals[row.pk]
+    QuestionResult.objects.bulk_update(
+        existing, ["number", "detected_number", "scheme_question", "outside_scheme", "max_score"]
+    )
+    QuestionResult.objects.bulk_create([r for r in rows if r.pk is None])
+
+
+def save_grades(
+    submission: Submission,
+    rows: list[QuestionResult],
+    result,
+    scheme: MarkScheme,
+    provider,
+    grader: str,
+    prompt_version: str,
+) -> dict:
+    _save_rows(submission, rows)
+    by_number = {r.number: r for r in rows}
+    PointDecision.objects.filter(question__submission=submission).delete()  # a regrade replaces the AI's decisions
+    decisions = []
+    for number, grade in result.grades.items():
+        q = by_number[number]
+        q.ai_score = Decimal(str(grade.score)) if grade.score is not None else None
+        q.ai_feedback = grade.feedback
+        q.confidence = grade.confidence
+        q.needs_review = grade.needs_review
+        q.review_reason = grade.review_reason
+        if q.scheme_question is not None:
+            points = {p.order: p for p in q.scheme_question.points.all()}
+            decided = {d.order: d for d in grade.decisions}
+            decisions += [
+                PointDecision(
+                    question=q,
+                    point=point,
+                    ai_met=decided[order].met if order in decided else None,
+                    quote=decided[order].quote if order in decided else "",
+                )
+                for order, point in points.items()
+            ]
+    QuestionResult.objects.bulk_update(rows, ["ai_score", "ai_feedback", "confidence", "needs_review", "review_reason"])
+    PointDecision.objects.bulk_create(decisions)
+    submission.standard = scheme.standard
+    submission.mark_scheme = scheme
+    submission.provider = provider.name
+    submission.model = provider.model
+    submission.prompt_version = prompt_version
+    submission.prompt_tokens = sum(u.prompt_tokens for u in result.usage)
+    submission.cached_tokens = sum(u.cached_tokens for u in result.usage)
+    submission.completion_tokens = sum(u.completion_tokens for u in result.usage)
+    submission.graded_at = timezone.now()
+    submission.graded_by = grader
+    needs_review = sum(1 for q in rows if q.needs_review)
+    submission.status = SubmissionStatus.NEEDS_REVIEW if needs_review else SubmissionStatus.GRADED
+    submission.recompute_totals(rows)
+    submission.save()
+    met = {}
+    for d in decisions:
+        if d.ai_met:
+            met.setdefault(d.question.number, []).append(d.point.order)
+    return {
+        "id": str(submission.pk),
+        "total_score": str(submission.total_score) if submission.total_score is not None else None,
+        "max_score": str(submission.max_score) if submission.max_score is not None else None,
+        "percentage": str(submission.percentage) if submission.percentage is not None else None,
+        "needs_review": needs_review,
+        "mark_scheme_id": scheme.pk,
+        "mark_scheme_version": scheme.version,
+        "questions": [
+            {
+                "number": q.number,
+                "score": str(q.ai_score) if q.ai_score is not None else None,
+                "max_score": str(q.max_score),
+                "outside_scheme": q.outside_scheme,
+                "points_met": met.get(q.number, []),
+                "needs_review": q.needs_review,
+                "review_reason": q.review_reason,
+            }
+            for q in sorted(rows, key=lambda r: r.number)
+        ],
+    }
