@@ -66,7 +66,8 @@ def test_a_usable_reply_is_parsed_with_its_usage(provider):
             2,
             1.0,
             1,
-            "Question 2: 1 of 2 marking points made. Points met: “ask the person”. Points missed: “read the care plan”.",
+            "Question 2: 1 of 2 marking points made. Points met: “ask the person”. "
+            "Points missed: “read the care plan”.",
             0.4,
             True,
             UNSURE,
