@@ -149,3 +149,27 @@ def enrol_totp(user) -> str:
     secret = base64.b32encode(secrets.token_bytes(20)).decode()
     Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": encrypt(secret)})
     return secret
+
+
+def assert_every_score_is_its_points(schema: str = "alpha") -> int:
+    """Every graded answer's score equals the sum of its met points' marks capped at its maximum, within 0..max."""
+    from decimal import Decimal
+
+    from django_tenants.utils import schema_context
+
+    from grading.models import QuestionResult
+    from markschemes.scoring import points_score
+
+    with schema_context(schema):
+        checked = 0
+        graded = QuestionResult.objects.filter(scheme_question__isnull=False, ai_score__isnull=False)
+        for q in graded.prefetch_related("point_decisions__point"):
+            decisions = list(q.point_decisions.all())
+            met = [d.point.marks for d in decisions if d.ai_met]
+            assert q.ai_score == points_score(q.max_score, met), (q.pk, q.ai_score, met)
+            assert Decimal(0) <= q.ai_score <= q.max_score == q.scheme_question.max_marks
+            if q.answer_text:  # an answered question has one decision per marking point
+                assert len(decisions) == q.scheme_question.points.count()
+            checked += 1
+        assert not QuestionResult.objects.filter(outside_scheme=True, ai_score__isnull=False).exists()
+        return checked

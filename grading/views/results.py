@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from grading.forms import OverrideForm
-from grading.models import QuestionResult, ScoreChange
+from grading.models import PointDecision, QuestionResult, ScoreChange
 from grading.services import override_score
 from grading.views.common import get_submission, passed, safe_next, standard_titles
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
@@ -51,7 +51,10 @@ def submission_detail(request, submission_id):
     organization = request.organization
     questions = list(
         submission.questions.order_by("number").prefetch_related(
-            Prefetch("changes", queryset=ScoreChange.objects.order_by("-changed_at"))
+            Prefetch("changes", queryset=ScoreChange.objects.order_by("-changed_at")),
+            Prefetch(
+                "point_decisions", queryset=PointDecision.objects.select_related("point").order_by("point__order")
+            ),
         )
     )
     for question in questions:

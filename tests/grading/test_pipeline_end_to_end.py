@@ -17,6 +17,7 @@ from jobs.models import BackgroundJob
 from tests.helpers import (
     ROOT,
     UNSURE,
+    assert_every_score_is_its_points,
     mail_dir,
     marks,
     sheet,
@@ -26,6 +27,15 @@ from tests.helpers import (
 from tests.integrations.receiver import Receiver
 
 pytestmark = [pytest.mark.worker]
+
+
+@pytest.fixture(autouse=True)
+def _every_score_is_its_points(live_db):
+    """After each test: every answer graded so far scores the sum of its met points' marks, capped, in 0..max."""
+    yield
+    for schema in ("alpha", "beta"):
+        assert_every_score_is_its_points(schema)
+
 
 # The fake AI's feedback on the default Standard 3 scheme's questions (tests/fakeopenai, judge_points), then the
 # points met and missed that QuizMarker names.
