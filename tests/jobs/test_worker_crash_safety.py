@@ -16,7 +16,8 @@ from jobs.models import BackgroundJob
 from organizations.models import ProviderCall
 from quizmarker.celery import app, whoami
 from tests.fakeopenai import default_extraction
-from tests.helpers import FULL_MARKS, PARTIAL_MARKS, mail_dir, marks, sheet, upload, wait_for_job, wait_until
+from tests.grading.test_pipeline_end_to_end import COMPLAINT_1_OF_4, DILEMMA_1_OF_5, DUTY_2_OF_4, NOT_ANSWERED
+from tests.helpers import mail_dir, marks, sheet, upload, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.worker]
 
@@ -116,11 +117,13 @@ def test_a_worker_killed_mid_grading_grades_once_and_sends_one_email(
         submission = Submission.objects.get(pk=submission_id)
         assert submission.graded_at is not None and submission.grading_job_id == job.pk
         assert marks(submission.questions.all()) == {  # the fake's default page, graded once, each on its own row
-            1: ("2.00", FULL_MARKS.format(1), False, ""),
-            2: ("2.00", FULL_MARKS.format(2), False, ""),
-            3: ("1.50", PARTIAL_MARKS.format(3), False, ""),
+            1: ("2.00", DUTY_2_OF_4, False, ""),
+            2: ("1.00", DILEMMA_1_OF_5, False, ""),
+            3: ("1.00", COMPLAINT_1_OF_4, False, ""),
+            4: NOT_ANSWERED,
+            5: NOT_ANSWERED,
         }
-        assert submission.total_score == Decimal("5.50") and submission.status == "graded"
+        assert submission.total_score == Decimal("4.00") and submission.status == "graded"
 
     emails = BackgroundJob.objects.filter(job_type="email", input__grading_job_id=str(job_id))
     assert emails.count() == 1, "exactly one email job"
