@@ -18,7 +18,8 @@ from integrations import services as webhooks
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
 from jobs.services import start_job
 from markschemes.models import MarkScheme, SchemeState
-from markschemes.services import points_score, published_for_standard
+from markschemes.scoring import points_score
+from markschemes.services import published_for_standard
 from organizations.usage import lock_usage, quizzes_this_month
 from quizmarker.api import ApiError
 from quizmarker.broker import require_broker

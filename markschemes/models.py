@@ -26,7 +26,7 @@ The model
 ``MarkingPoint``
     What an answer must say to earn marks: ``order`` within the question, a short ``statement`` and its ``marks``
     (half marks allowed, more than 0). **A question's score is the sum of the marks of the points the answer meets,
-    capped at the question's maximum** (:func:`markschemes.services.points_score` owns that rule). "Any two of
+    capped at the question's maximum** (:func:`markschemes.scoring.points_score` owns that rule). "Any two of
     these four" is four points of 1 mark under a maximum of 2: points whose marks add up to more than the maximum.
 
 How grading records it (``grading.models``)
