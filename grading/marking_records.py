@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from grading.models import PointDecision, QuestionResult, Submission, SubmissionStatus
+from grading.models import PointDecision, QuestionResult, ScoreChange, Submission, SubmissionStatus
 from grading.providers.schemas import Grade
 from markschemes.models import MarkScheme
 
@@ -73,6 +73,55 @@ def _save_rows(submission: Submission, rows: list[QuestionResult]) -> None:
     QuestionResult.objects.bulk_create([r for r in rows if r.pk is None])
 
 
+def _assessor_fields(old: PointDecision | None) -> dict:
+    if old is None:
+        return {}
+    return {
+        "assessor_met": old.assessor_met,
+        "assessor_set_by": old.assessor_set_by,
+        "assessor_set_at": old.assessor_set_at,
+    }
+
+
+def _assessor_decisions(submission: Submission) -> dict[tuple, PointDecision]:
+    """Delete the submission's point decisions (a re-grade replaces the AI's) and return the assessor's ticks and
+    unticks among them, by (answer, marking point), so that the re-grade keeps them: a re-grade asks the AI again,
+    it does not overrule a person. The AI's new decision is stored beside the assessor's, as at the first grading."""
+    old = PointDecision.objects.filter(question__submission=submission).select_related("point", "question")
+    kept = {(d.question_id, d.point_id): d for d in old if d.assessor_met is not None}
+    old.delete()
+    return kept
+
+
+def _record_dropped_ticks(dropped: dict[tuple, PointDecision], scheme: MarkScheme, grader: str) -> None:
+    """Assessor decisions on marking points that the re-grade no longer uses (the answer was marked with another
+    scheme version, or moved to another question) cannot be kept on the answer; each answer's history says which
+    ones were dropped, so no person's decision disappears without a trace."""
+    by_answer: dict[int, list[dict]] = {}
+    for (answer_pk, point_pk), old in dropped.items():
+        by_answer.setdefault(answer_pk, []).append(
+            {"point_id": point_pk, "statement": old.point.statement, "from": old.assessor_met, "to": None}
+        )
+    answers = QuestionResult.objects.in_bulk(list(by_answer))
+    ScoreChange.objects.bulk_create(
+        ScoreChange(
+            question=answers[answer_pk],
+            changed_by=grader or "QuizMarker",
+            old_score=answers[answer_pk].effective_score,
+            new_score=answers[answer_pk].effective_score,
+            old_feedback=answers[answer_pk].feedback,
+            new_feedback=answers[answer_pk].feedback,
+            points=points,
+            reason=(
+                f"Re-graded with “{scheme.title}” version {scheme.version}, which does not have these marking "
+                "points; the assessor's decisions on them no longer apply."
+            )[:500],
+        )
+        for answer_pk, points in by_answer.items()
+        if answer_pk in answers
+    )
+
+
 def save_grades(
     submission: Submission,
     rows: list[QuestionResult],
@@ -84,7 +133,7 @@ def save_grades(
 ) -> dict:
     _save_rows(submission, rows)
     by_number = {r.number: r for r in rows}
-    PointDecision.objects.filter(question__submission=submission).delete()  # a regrade replaces the AI's decisions
+    kept = _assessor_decisions(submission)
     decisions = []
     for number, grade in result.grades.items():
         q = by_number[number]
@@ -102,10 +151,12 @@ def save_grades(
                     point=point,
                     ai_met=decided[order].met if order in decided else None,
                     quote=decided[order].quote if order in decided else "",
+                    **_assessor_fields(kept.pop((q.pk, point.pk), None)),
                 )
                 for order, point in points.items()
             ]
     QuestionResult.objects.bulk_update(rows, ["ai_score", "ai_feedback", "confidence", "needs_review", "review_reason"])
+    _record_dropped_ticks(kept, scheme, grader)
     PointDecision.objects.bulk_create(decisions)
     submission.standard = scheme.standard
     submission.mark_scheme = scheme

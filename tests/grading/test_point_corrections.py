@@ -177,3 +177,61 @@ def test_the_api_ticks_points_and_refuses_a_point_of_another_question(api, perso
     assert _state(submission)[1] == Decimal("3")
     with schema_context("alpha"):
         assert ScoreChange.objects.filter(question__submission=submission).count() == 1
+
+
+def _regrade(personas, submission, mark_scheme_id=None):
+    """Grade the submission again, in this process, with the offline grader (the same job a worker runs)."""
+    from grading.services import start_grading
+    from jobs.services import run_inline
+
+    with schema_context("alpha"):
+        job = start_grading(
+            organization=personas.alpha,
+            user=personas.alice,
+            submissions=[Submission.objects.get(pk=submission.pk)],
+            standard_id=3,
+            mark_scheme_id=mark_scheme_id,
+            enqueue=False,
+        )
+    assert run_inline(job) == "completed", job.error_message
+
+
+def test_a_regrade_keeps_the_assessors_ticks_beside_the_ais_new_decisions(web, personas, graded, settings):
+    settings.QUIZMARKER_AI_PROVIDER = "local"
+    submission, points = graded
+    _post(web(personas.alpha, personas.bob), submission, [points[0]], score="1")  # unticks point 3
+    _regrade(personas, submission)
+    ai, final, decisions, _ = _state(submission)
+    assert [assessor for _, assessor, _ in decisions] == [None, None, False, None]
+    assert decisions[2][2] is False  # the assessor's untick still counts
+    assert final == Decimal("1")
+    with schema_context("alpha"):
+        kept = PointDecision.objects.get(question__submission=submission, point_id=points[2])
+        assert kept.assessor_set_by == "bob@alpha.test" and kept.assessor_set_at is not None
+        assert ScoreChange.objects.filter(question__submission=submission).count() == 1  # nothing dropped
+
+
+def test_a_regrade_with_another_scheme_version_records_the_ticks_it_drops(web, personas, graded, settings):
+    from markschemes.services import publish, scheme_data, update_draft
+
+    settings.QUIZMARKER_AI_PROVIDER = "local"
+    submission, points = graded
+    _post(web(personas.alpha, personas.bob), submission, [points[0], points[1], points[2]])  # ticks point 2
+    with schema_context("alpha"):
+        current = published_for_standard(3)
+        data = scheme_data(current)
+        data["questions"][0]["points"][1]["statement"] = "acts in the person's best interests"
+        newer = publish(update_draft(current, data, by="alice@alpha.test"))
+    _regrade(personas, submission, mark_scheme_id=newer.pk)
+    with schema_context("alpha"):
+        question = QuestionResult.objects.get(submission=submission, number=1)
+        assert question.scheme_question.scheme_id == newer.pk
+        assert [d.assessor_met for d in question.point_decisions.all()] == [None, None, None, None]
+        dropped = ScoreChange.objects.filter(question=question).order_by("-changed_at").first()
+        assert dropped.points == [
+            {"point_id": points[1], "statement": "act in the best interests", "from": True, "to": None}
+        ]
+        assert dropped.changed_by == "alice@alpha.test"
+        assert dropped.reason.startswith(f"Re-graded with “{newer.title}” version {newer.version}")
+    body = web(personas.alpha, personas.bob).get(f"/submissions/{submission.pk}/").content.decode()
+    assert "dropped (was ticked) “act in the best interests”" in body
