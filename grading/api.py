@@ -17,6 +17,7 @@ from grading.serializers import (
     UploadFieldsSerializer,
 )
 from grading.services import (
+    MAX_FROM_SCHEME,
     SECONDS_PER_SCRIPT,
     accept_upload,
     estimated_seconds,
@@ -220,7 +221,8 @@ class QuestionOverrideView(APIView):
         summary="Set a question's final score or feedback, or tick its marking points",
         description="An assessor's decision; the AI's score and point decisions are kept and the change is audited. "
         "Ticking or unticking marking points (points: [{id, met}]) makes the score the sum of the met points' marks, "
-        "capped at the maximum, unless a score is given too. Emits the submission.reviewed webhook.",
+        "capped at the maximum, unless a score is given too. A max_score is refused (400): the maximum comes only "
+        "from the mark scheme. Emits the submission.reviewed webhook.",
         request=OverrideSerializer,
         responses={200: SubmissionDetailSerializer},
         tags=["submissions"],
@@ -230,6 +232,10 @@ class QuestionOverrideView(APIView):
         question = submission.questions.filter(number=number).first()
         if question is None:
             raise ApiError(f"The submission has no question {number}.", code="NOT_FOUND", status_code=404)
+        if "max_score" in request.data:
+            raise ApiError(
+                MAX_FROM_SCHEME, code="VALIDATION_ERROR", status_code=400, details={"max_score": [MAX_FROM_SCHEME]}
+            )
         body = OverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

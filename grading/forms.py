@@ -123,31 +123,17 @@ class ReviewForm(forms.Form):
 
 
 class QuestionEditForm(forms.ModelForm):
+    """A transcription's corrections. The question's maximum marks are not here: they come only from the mark
+    scheme (a posted ``max_score`` is ignored and the page says so, see ``grading.services.MAX_FROM_SCHEME``)."""
+
     class Meta:
         model = QuestionResult
-        fields = ["question_text", "answer_text", "max_score"]
-        labels = {"question_text": "Question", "answer_text": "Answer as read", "max_score": "Max marks"}
+        fields = ["question_text", "answer_text"]
+        labels = {"question_text": "Question", "answer_text": "Answer as read"}
         widgets = {
             "question_text": forms.Textarea(attrs={"rows": 2}),
             "answer_text": forms.Textarea(attrs={"rows": 4}),
-            "max_score": forms.NumberInput(attrs={"step": "0.5", "min": "0.5", "max": "100", "inputmode": "decimal"}),
         }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.max_score is not None and not self.is_bound:
-            self.initial["max_score"] = f"{self.instance.max_score.normalize():f}"
-
-    def clean_max_score(self):
-        value = self.cleaned_data["max_score"]
-        if value is None or value <= 0 or value > 100:
-            raise forms.ValidationError("Between 0.5 and 100 marks.")
-        scores = [s for s in (self.instance.ai_score, self.instance.final_score) if s is not None]
-        if scores and value < max(scores):
-            raise forms.ValidationError(
-                f"This question already has a score of {max(scores)}; the maximum can't be lower."
-            )
-        return value
 
 
 # Edits only: a form added by a changed management form never creates a question (the review view refuses it first).

@@ -28,6 +28,12 @@ SECONDS_PER_PAGE = 8
 SECONDS_PER_SCRIPT = 15
 
 
+MAX_FROM_SCHEME = (
+    "A question's maximum marks come only from the mark scheme, never from the sheet or a correction; "
+    "change the mark scheme to change them."
+)
+
+
 def _unknown_standard(standard_id) -> ApiError:
     known = ", ".join(str(s.id) for s in discover())
     return ApiError(

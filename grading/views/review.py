@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,12 +15,14 @@ from django.views.decorators.http import require_GET
 from rest_framework.exceptions import Throttled
 
 from grading.forms import QuestionFormSet, ReviewForm
-from grading.services import start_grading, submissions_for_grading
+from grading.services import MAX_FROM_SCHEME, start_grading, submissions_for_grading
 from grading.storage import PAGES_ROOT, UPLOAD_ROOT
 from grading.views.common import get_submission, standards
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
 from quizmarker.api import ApiError
 from quizmarker.throttles import GradeThrottle, throttle, throttled_sentence
+
+_MAX_FIELD = re.compile(r"^q-\d+-max_score$")
 
 
 def _grading_job(submission, organization):
@@ -54,6 +57,8 @@ def review(request, submission_id):
         reason = "The list of questions in the form does not match this script's; nothing was saved."
         return render(request, "400.html", {"reason": reason}, status=400)
     if request.method == "POST":
+        if any(_MAX_FIELD.match(name) for name in request.POST):
+            messages.warning(request, f"The maximum marks you sent were ignored. {MAX_FROM_SCHEME}")
         if form.is_valid() and formset.is_valid():
             with transaction.atomic():
                 formset.save()

@@ -137,7 +137,7 @@ def test_an_assessor_uploads_reviews_grades_corrects_and_exports(
     assert card.locator("[data-role=percent]").inner_text() == "100 %"
     assert card.get_attribute("data-status") == "completed"
 
-    # Review: the page image beside the transcription; correct an answer and the marks, then grade.
+    # Review: the page image beside the transcription; correct an answer (the marks come from the scheme), then grade.
     card.get_by_role("link", name="Review the transcription").click()
     page.wait_for_url(re.compile(r".*/submissions/[0-9a-f-]+/review/$"))
     submission_id = page.url.rstrip("/").split("/")[-2]
@@ -150,7 +150,6 @@ def test_an_assessor_uploads_reviews_grades_corrects_and_exports(
         "Duty of care means acting in the best interests of the people I support, keeping them safe from harm "
         "and following agreed ways of working and my training."
     )
-    page.fill("input[name='q-0-max_score']", "3")
     page.set_viewport_size({"width": 1280, "height": 1180})
     page.evaluate("window.scrollTo(0, 0)")
     _screenshot(page, "review", full_page=False)

@@ -275,7 +275,6 @@ def review_data(submission, **overrides) -> dict:
         data[f"q-{index}-id"] = str(q.pk)
         data[f"q-{index}-question_text"] = q.question_text
         data[f"q-{index}-answer_text"] = q.answer_text
-        data[f"q-{index}-max_score"] = str(q.max_score)
     data.update(overrides)
     return data
 
@@ -283,20 +282,37 @@ def review_data(submission, **overrides) -> dict:
 def test_the_review_page_shows_each_page_image_beside_its_editable_transcription(member, extracted):
     body = text(member.get(f"/submissions/{extracted.pk}/review/"))
     assert f'src="/submissions/{extracted.pk}/pages/1/"' in body
-    assert 'name="q-0-answer_text"' in body and 'name="q-1-max_score"' in body
+    assert 'name="q-0-answer_text"' in body and "max_score" not in body
+    assert "Marks come from the mark scheme" in body
     assert "Rita Review" in body and "Create a new student" in body and 'name="grade"' in body
 
 
 def test_saving_the_review_stores_corrections_and_creates_the_student(member, extracted):
-    data = review_data(extracted, **{"q-0-answer_text": "Corrected answer.", "q-1-max_score": "3", "save": "1"})
+    before = extracted.questions.get(number=2).max_score
+    data = review_data(extracted, **{"q-0-answer_text": "Corrected answer.", "save": "1"})
     response = member.post(f"/submissions/{extracted.pk}/review/", data, follow=True)
-    assert any("corrections are saved" in m for m in flash(response))
+    assert flash(response) == ["Your corrections are saved."]
     extracted.refresh_from_db()
     assert extracted.student.full_name == "Rita Reviewed" and extracted.student.reference == "R-1"
     assert extracted.standard == 3
     assert extracted.questions.get(number=1).answer_text == "Corrected answer."
-    assert extracted.questions.get(number=2).max_score == Decimal("3")
+    assert extracted.questions.get(number=2).max_score == before
     assert extracted.grading_job_id is None
+
+
+def test_a_maximum_posted_with_the_review_is_ignored_and_the_page_says_so(member, extracted):
+    before = extracted.questions.get(number=2).max_score
+    assert before != Decimal("50")
+    data = review_data(extracted, **{"q-0-answer_text": "Corrected answer.", "q-1-max_score": "50", "save": "1"})
+    response = member.post(f"/submissions/{extracted.pk}/review/", data, follow=True)
+    assert flash(response) == [
+        "The maximum marks you sent were ignored. A question's maximum marks come only from the mark scheme, never "
+        "from the sheet or a correction; change the mark scheme to change them.",
+        "Your corrections are saved.",
+    ]
+    extracted.refresh_from_db()
+    assert extracted.questions.get(number=2).max_score == before
+    assert extracted.questions.get(number=1).answer_text == "Corrected answer."
 
 
 def test_grade_saves_the_edits_and_starts_the_grading_job(member, personas, extracted):

@@ -235,3 +235,24 @@ def test_a_regrade_with_another_scheme_version_records_the_ticks_it_drops(web, p
         assert dropped.reason.startswith(f"Re-graded with “{newer.title}” version {newer.version}")
     body = web(personas.alpha, personas.bob).get(f"/submissions/{submission.pk}/").content.decode()
     assert "dropped (was ticked) “act in the best interests”" in body
+
+
+def test_the_api_refuses_a_maximum_and_changes_nothing(api, personas, graded):
+    submission, points = graded
+    response = api(personas.alpha, personas.bob).patch(
+        f"/api/v1/submissions/{submission.pk}/questions/1",
+        {"max_score": 50, "score": 40, "reason": "The sheet says 50"},
+        format="json",
+    )
+    sentence = (
+        "A question's maximum marks come only from the mark scheme, never from the sheet or a correction; change "
+        "the mark scheme to change them."
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"success": False, "error": sentence, "code": "VALIDATION_ERROR", "details": {"max_score": [sentence]}},
+    )
+    with schema_context("alpha"):
+        question = QuestionResult.objects.get(submission=submission, number=1)
+        assert (question.max_score, question.final_score) == (Decimal("3"), None)
+        assert not ScoreChange.objects.filter(question=question).exists()
