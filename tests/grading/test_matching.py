@@ -53,3 +53,18 @@ def test_different_questions_of_every_shipped_quiz_never_look_like_the_same_ques
         for i, a in enumerate(texts):
             for b in texts[i + 1 :]:
                 assert similarity(a, b) < 0.7, (standard["id"], a, b)
+
+
+def test_two_swapped_numbers_are_put_right_by_their_texts_even_where_the_wording_overlaps():
+    # Questions 1 and 2 share "duty of care" (similarity 0.44): each text still clearly belongs to the other number.
+    answers = [Printed("a", 1, STD3[2]), Printed("b", 2, STD3[1])]
+    assert match_answers(answers, STD3) == {"a": 2, "b": 1}
+
+
+def test_a_printed_number_its_text_confirms_outranks_a_better_worded_stray():
+    # "a" is numbered 3 and its (shortened) wording fits question 3 (0.4); "b" is numbered 9, not in the scheme, with
+    # question 3's exact words. The printed, confirmed number keeps the question; the stray is outside the scheme.
+    shortened = "What should you do about a complaint?"
+    assert round(similarity(shortened, STD3[3]), 2) == 0.4
+    answers = [Printed("b", 9, STD3[3]), Printed("a", 3, shortened)]
+    assert match_answers(answers, STD3) == {"a": 3, "b": None}
