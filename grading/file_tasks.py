@@ -315,9 +315,33 @@ def _page_text(source: str | bytes, index: int, min_words: int) -> str | None:
     return text if len(text.split()) >= min_words else None
 
 
+def pdf_text(source: str | bytes, max_chars: int) -> dict:
+    """All of a PDF's text layer, page by page (an organization's reference material, a typed blank quiz), with the
+    same caps as the upload check; at most ``max_chars`` characters."""
+    import pdfplumber
+
+    data = _read(source)
+    check_inflated_size(data)
+    pdf = _open_pdf(data)
+    try:
+        pages = _page_count(pdf)
+    finally:
+        pdf.close()
+    texts = []
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as document:
+            for page in document.pages[:pages]:
+                texts.append(page.extract_text() or "")
+    except RecursionError:
+        raise _damaged("is damaged: its text cannot be read") from None
+    text = "\n".join(texts)
+    return {"pages": pages, "text": text[:max_chars], "sha256": hashlib.sha256(data).hexdigest()}
+
+
 TASKS = {
     "check_image": check_image,
     "check_pdf": check_pdf,
     "pdf_page_count": pdf_page_count,
     "render_pdf_page": render_pdf_page,
+    "pdf_text": pdf_text,
 }

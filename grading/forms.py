@@ -54,7 +54,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args, standards=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["standard"].choices = standard_choices(standards, "Detect from the sheet")
+        self.fields["standard"].choices = standard_choices(standards, "Detect from the sheet") + own_subject_choices()
         limit_mb = settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024)
         self.fields["files"].help_text = (
             f"Photos or scans: PNG, JPEG, GIF, WebP or PDF — up to {settings.UPLOAD_MAX_FILES} files, "
@@ -63,7 +63,25 @@ class UploadForm(forms.Form):
 
     def standard_id(self) -> int | None:
         value = self.cleaned_data.get("standard")
-        return int(value) if value else None
+        return int(value) if value and value.isdigit() else None
+
+    def mark_scheme_id(self) -> int | None:
+        """An own subject's choice names its published scheme ("m<scheme id>"), as the API's mark_scheme_id."""
+        value = self.cleaned_data.get("standard") or ""
+        return int(value[1:]) if value.startswith("m") else None
+
+
+def own_subject_choices() -> list:
+    """The organization's own subjects that have a published mark scheme, each as that scheme ("m<id>")."""
+    from markschemes.models import MarkScheme, SchemeState
+
+    schemes = (
+        MarkScheme.objects.filter(subject__isnull=False, state=SchemeState.PUBLISHED)
+        .select_related("subject")
+        .order_by("subject__name", "-published_at")
+    )
+    own = [(f"m{s.pk}", f"{s.subject.name}: {s.title}") for s in schemes]
+    return [("Your subjects", own)] if own else []
 
 
 NEW_STUDENT = "new"

@@ -28,12 +28,12 @@ from grading.providers.schemas import (
     PointToJudge,
     Usage,
 )
-from grading.standards import get_standard, reference_text
 from integrations import services as webhooks
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.services import JobContext
 from markschemes.models import MarkScheme
 from markschemes.services import published_for_standard
+from markschemes.subjects import reference_for
 from organizations.usage import record_graded
 
 
@@ -189,7 +189,7 @@ def _script_context(submission: Submission, scheme: MarkScheme) -> dict:
     pages = list(submission.pages.all())
     hard_pages = any(hard_to_read(p.legibility) for p in pages)
     other = ""
-    if submission.detected_standard and submission.detected_standard != scheme.standard:
+    if submission.detected_standard and scheme.standard and submission.detected_standard != scheme.standard:
         other = (
             f"The sheet shows Standard {submission.detected_standard} but was marked with the Standard "
             f"{scheme.standard} mark scheme; check it is the right one."
@@ -200,12 +200,10 @@ def _script_context(submission: Submission, scheme: MarkScheme) -> dict:
 def run_grading_job(context: JobContext) -> dict:
     job = context.job
     scheme = _scheme_for(job)
-    standard = get_standard(scheme.standard)
-    if standard is None:
-        raise PermanentJobError(
-            f"There is no reference material for standard {scheme.standard}.", code="VALIDATION_ERROR"
-        )
-    reference = reference_text(standard)
+    found = reference_for(scheme)
+    if found is None:
+        raise PermanentJobError(f"There is no reference material for {scheme.subject_label}.", code="VALIDATION_ERROR")
+    standard, reference = found
     ids = job.input.get("submission_ids") or []
     submissions = list(Submission.objects.filter(pk__in=ids).prefetch_related("questions", "pages"))
     if len(submissions) != len(ids):
@@ -214,8 +212,8 @@ def run_grading_job(context: JobContext) -> dict:
     final_attempt = job.retry_count >= job.max_retries
     context.progress(
         5,
-        f"Grading {len(submissions)} script(s) with “{scheme.title}” (version {scheme.version}) for Standard "
-        f"{standard.id}: {standard.title}",
+        f"Grading {len(submissions)} script(s) with “{scheme.title}” (version {scheme.version}) for "
+        f"{standard.label.removeprefix('Care Certificate ')}",
     )
     # Matched in this thread: the scheme's questions and points are prefetched, so the grading threads read them
     # from memory and never query (a thread's own connection would not be in the organization's schema).
@@ -248,7 +246,8 @@ def run_grading_job(context: JobContext) -> dict:
         result = {
             "submission_ids": [str(s.pk) for s in submissions],
             "submissions": summaries,
-            "standard_id": standard.id,
+            "standard_id": scheme.standard,
+            "subject_id": scheme.subject_id,
             "mark_scheme": {"id": scheme.pk, "title": scheme.title, "version": scheme.version},
             "provider": provider.name,
             "model": provider.model,

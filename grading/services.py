@@ -58,11 +58,12 @@ def choose_mark_scheme(*, standard_id: int | None, mark_scheme_id: int | None) -
                 details={"mark_scheme_id": ["Not a published mark scheme of this organization."]},
             )
         if standard_id is not None and standard_id != scheme.standard:
+            marks = f"standard {scheme.standard}" if scheme.standard else f"the subject “{scheme.subject.name}”"
             raise ApiError(
-                f"Mark scheme {mark_scheme_id} is for standard {scheme.standard}, not standard {standard_id}.",
+                f"Mark scheme {mark_scheme_id} is for {marks}, not standard {standard_id}.",
                 code="VALIDATION_ERROR",
                 status_code=400,
-                details={"mark_scheme_id": [f"This scheme marks standard {scheme.standard}."]},
+                details={"mark_scheme_id": [f"This scheme marks {marks}."]},
             )
         return scheme
     if standard_id is None:
@@ -207,17 +208,18 @@ def start_grading(
     if mark_scheme_id is not None:
         scheme = choose_mark_scheme(standard_id=standard_id, mark_scheme_id=mark_scheme_id)
         standard_id = scheme.standard
-    standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
-    if standard_id is None:
-        raise ApiError(
-            "Which standard are these answers for? Give standard_id (1–15).",
-            code="VALIDATION_ERROR",
-            status_code=400,
-            details={"standard_id": ["This field is required for these scripts."]},
-        )
-    if get_standard(standard_id) is None:
-        raise _unknown_standard(standard_id)
-    scheme = scheme or choose_mark_scheme(standard_id=standard_id, mark_scheme_id=None)
+    if scheme is None or scheme.subject_id is None:  # an own subject's scheme needs no standard
+        standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
+        if standard_id is None:
+            raise ApiError(
+                "Which standard are these answers for? Give standard_id (1–15), or a mark_scheme_id.",
+                code="VALIDATION_ERROR",
+                status_code=400,
+                details={"standard_id": ["This field is required for these scripts."]},
+            )
+        if get_standard(standard_id) is None:
+            raise _unknown_standard(standard_id)
+        scheme = scheme or choose_mark_scheme(standard_id=standard_id, mark_scheme_id=None)
     if enqueue and refuse_while_paused:
         require_broker()  # a 503 while the queue is down, before anything is created
     session = None

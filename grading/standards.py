@@ -46,9 +46,17 @@ class Standard:
     pages: int
     path: Path
     sha256: str
+    subject_id: int | None = None  # an organization's own subject (markschemes.subjects.as_standard), not a standard
 
     def as_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "pages": self.pages}
+
+    @property
+    def label(self) -> str:
+        """How a prompt or a page names it: "Care Certificate Standard 3: Duty of care", or the subject's name."""
+        if self.subject_id is not None:
+            return f"the organization's own subject “{self.title}”"
+        return f"Care Certificate Standard {self.id}: {self.title}"
 
 
 _lock = threading.Lock()

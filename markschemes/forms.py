@@ -23,23 +23,42 @@ def points_text(points) -> str:
     return "\n".join(f"{marks_text(p['marks'])} | {p['statement']}" for p in points)
 
 
-def _standard_choices():
+def _subject_choices():
+    """The standards (values "1"…"15") and the organization's own subjects (values "s<id>")."""
     from grading.standards import discover
+    from markschemes.models import Subject
 
     titles = {s.id: s.title for s in discover()}
-    return [("", "Choose a standard")] + [(n, f"Standard {n}: {titles.get(n, '')}".rstrip(": ")) for n in range(1, 16)]
+    standards = [(str(n), f"Standard {n}: {titles.get(n, '')}".rstrip(": ")) for n in range(1, 16)]
+    own = [(f"s{pk}", name) for pk, name in Subject.objects.values_list("pk", "name")]
+    return [("", "Choose a standard or subject"), ("Care Certificate", standards)] + (
+        [("Your subjects", own)] if own else []
+    )
+
+
+def subject_value(data: dict) -> str:
+    """The editor's choice for a scheme's data: "3" for a standard, "s7" for an own subject."""
+    if data.get("subject"):
+        return f"s{data['subject']}"
+    return str(data["standard"]) if data.get("standard") else ""
+
+
+def subject_fields(value: str) -> dict:
+    if value.startswith("s"):
+        return {"subject": int(value[1:])}
+    return {"standard": int(value)}
 
 
 class SchemeForm(forms.Form):
-    standard = forms.TypedChoiceField(coerce=int, choices=())
+    standard = forms.ChoiceField(choices=(), label="Standard or subject")
     title = forms.CharField(widget=forms.TextInput(attrs={"size": 60}))
 
     def __init__(self, *args, fixed_standard: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["standard"].choices = _standard_choices()
+        self.fields["standard"].choices = _subject_choices()
         if fixed_standard:
             self.fields["standard"].disabled = True
-            self.fields["standard"].help_text = "A new version keeps its scheme's standard."
+            self.fields["standard"].help_text = "A new version keeps its scheme's standard or subject."
 
 
 class QuestionForm(forms.Form):
@@ -128,7 +147,7 @@ class SchemeEditor:
         self.fixed_standard = fixed_standard
         self.scheme = SchemeForm(
             post,
-            initial={"standard": initial.get("standard"), "title": initial.get("title", "")},
+            initial={"standard": subject_value(initial), "title": initial.get("title", "")},
             fixed_standard=fixed_standard,
         )
         self.questions = QuestionFormSet(
@@ -144,7 +163,7 @@ class SchemeEditor:
             return None
         self._kept = self.questions.kept()
         return {
-            "standard": self.scheme.cleaned_data["standard"],
+            **subject_fields(self.scheme.cleaned_data["standard"]),
             "title": self.scheme.cleaned_data["title"],
             "questions": [question for _, question in self._kept],
         }
@@ -156,7 +175,7 @@ class SchemeEditor:
             form = self.questions.forms[self._kept[int(match.group(1))][0]]
             field = match.group(2) if match.group(2) in form.fields else None
             form.add_error(field, error.message)
-        elif error.field in ("standard", "title"):
-            self.scheme.add_error(error.field, error.message)
+        elif error.field in ("standard", "subject", "title"):
+            self.scheme.add_error("title" if error.field == "title" else "standard", error.message)
         else:
             self.errors.append(error.message)

@@ -4,9 +4,9 @@ is given. These tables live in every organization's schema (a tenant app), like 
 The model
 ---------
 ``MarkScheme``
-    One version of one scheme. It belongs to a *subject*: today a Care Certificate standard (``standard``, 1–15).
-    An organization's own subjects come later as a second, nullable subject field; the check constraint
-    ``mark_scheme_has_a_subject`` is the one place that then becomes "a standard or an own subject".
+    One version of one scheme. It belongs to a *subject*: a Care Certificate standard (``standard``, 1–15) or one
+    of the organization's own subjects (``subject``); the check constraint ``mark_scheme_has_a_subject`` says
+    exactly one of the two.
     ``key`` is shared by every version of one scheme; ``version`` counts 1, 2, 3… within a key.
     ``state`` is draft → published → archived:
 
@@ -18,6 +18,12 @@ The model
     Several schemes (keys) may be published for the same standard; "the published scheme for standard N"
     (:func:`markschemes.services.published_for_standard`) is the one published most recently. ``origin`` says where
     a scheme came from (``default``: installed from ``reference_pdfs/source/mark_schemes.json``).
+
+``Subject``
+    An organization's own subject (beyond the Care Certificate): a ``name`` and its reference material, a PDF
+    stored per organization (``reference_file``, in the default storage under ``subjects/<schema>/``), checked and
+    read in the file sandbox when it is uploaded (``reference_text``, ``pages``, ``reference_sha256``). Workers read
+    the text once per file through the shared cache, as they read the shipped library (:mod:`markschemes.subjects`).
 
 ``SchemeQuestion``
     A question of a scheme version: its printed ``number`` (unique in the version), question ``text``,
@@ -66,6 +72,24 @@ class SchemeOrigin(models.TextChoices):
     ORGANIZATION = "organization", "Written by the organization"
 
 
+class Subject(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    reference_file = models.CharField(max_length=300, help_text="Path of the reference PDF in the default storage.")
+    reference_name = models.CharField(max_length=255, help_text="The PDF's name as uploaded.")
+    reference_sha256 = models.CharField(max_length=64)
+    reference_text = models.TextField(help_text="The PDF's text, read in the file sandbox when it was uploaded.")
+    pages = models.PositiveSmallIntegerField()
+    created_by = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class MarkScheme(models.Model):
     key = models.UUIDField(default=uuid.uuid4, db_index=True, help_text="Shared by every version of this scheme.")
     version = models.PositiveIntegerField(default=1)
@@ -74,6 +98,14 @@ class MarkScheme(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(15)],
         help_text="The Care Certificate standard this scheme marks.",
+    )
+    subject = models.ForeignKey(
+        Subject,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="schemes",
+        help_text="The organization's own subject this scheme marks (instead of a standard).",
     )
     title = models.CharField(max_length=200)
     state = models.CharField(max_length=10, choices=SchemeState.choices, default=SchemeState.DRAFT, db_index=True)
@@ -92,7 +124,11 @@ class MarkScheme(models.Model):
                 fields=["key"], condition=models.Q(state="published"), name="one_published_version_per_key"
             ),
             models.UniqueConstraint(fields=["key"], condition=models.Q(state="draft"), name="one_draft_per_key"),
-            models.CheckConstraint(condition=models.Q(standard__isnull=False), name="mark_scheme_has_a_subject"),
+            models.CheckConstraint(
+                condition=models.Q(standard__isnull=False, subject__isnull=True)
+                | models.Q(standard__isnull=True, subject__isnull=False),
+                name="mark_scheme_has_a_subject",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(state="published") | models.Q(published_at__isnull=False),
                 name="published_mark_scheme_has_a_date",
@@ -105,7 +141,9 @@ class MarkScheme(models.Model):
 
     @property
     def subject_label(self) -> str:
-        return f"Standard {self.standard}" if self.standard else "No subject"
+        if self.standard:
+            return f"Standard {self.standard}"
+        return self.subject.name if self.subject_id else "No subject"
 
     @property
     def total_marks(self) -> Decimal:

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from markschemes.models import MarkingPoint, MarkScheme, SchemeQuestion
 from markschemes.services import SchemeError
 
-WRITABLE = ("standard", "title", "questions")
+WRITABLE = ("standard", "subject", "title", "questions")
 
 
 class MarkingPointSerializer(serializers.ModelSerializer):
@@ -46,6 +46,7 @@ class MarkSchemeSerializer(serializers.ModelSerializer):
             "id",
             "key",
             "standard",
+            "subject",
             "title",
             "version",
             "state",
@@ -88,7 +89,10 @@ class QuestionWriteSerializer(serializers.Serializer):
 
 
 class MarkSchemeWriteSerializer(serializers.Serializer):
-    standard = serializers.IntegerField(help_text="The Care Certificate standard, 1–15.")
+    standard = serializers.IntegerField(
+        required=False, help_text="The Care Certificate standard, 1–15 (or give subject instead)."
+    )
+    subject = serializers.IntegerField(required=False, help_text="One of your own subjects' id (/api/v1/subjects).")
     title = serializers.CharField(help_text="At most 200 characters.")
     questions = QuestionWriteSerializer(many=True, help_text="At least one question.")
 

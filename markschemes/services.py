@@ -2,7 +2,7 @@
 
 Content comes in as plain data (the shape the API and the shipped defaults use)::
 
-    {"standard": 3, "title": "Standard 3: Duty of care",
+    {"standard": 3, "title": "Standard 3: Duty of care",  # or "subject": <an own subject's id> instead of standard
      "questions": [{"number": 1, "text": "What does duty of care mean?", "max_marks": 3,
                     "model_answer": "…",  # optional
                     "points": [{"statement": "legal obligation", "marks": 1}, …]}, …]}
@@ -27,6 +27,7 @@ from markschemes.models import (
     SchemeOrigin,
     SchemeQuestion,
     SchemeState,
+    Subject,
 )
 from markschemes.scoring import marks_text
 
@@ -62,9 +63,10 @@ class QuestionSpec:
 
 @dataclass(frozen=True)
 class SchemeSpec:
-    standard: int
+    standard: int | None
     title: str
     questions: tuple[QuestionSpec, ...]
+    subject: int | None = None
 
 
 # --- Validation -----------------------------------------------------------------------------------------------
@@ -142,9 +144,7 @@ def validate_scheme(data: Mapping) -> SchemeSpec:
     """The scheme in ``data``, checked; or :class:`SchemeError` naming the first field that is wrong."""
     if not isinstance(data, Mapping):
         raise SchemeError("scheme", "A mark scheme must have a standard, a title and questions.")
-    standard = data.get("standard")
-    if isinstance(standard, bool) or not isinstance(standard, int) or standard not in STANDARD_IDS:
-        raise SchemeError("standard", "The standard must be a Care Certificate standard from 1 to 15.")
+    standard, subject = _subject_of(data)
     title = _text(data.get("title"), "title", "The title", limit=200)
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list | tuple) or not raw_questions:
@@ -158,13 +158,31 @@ def validate_scheme(data: Mapping) -> SchemeSpec:
             raise SchemeError(f"questions[{i}].number", f"Question number {question.number} appears twice.")
         seen.add(question.number)
         questions.append(question)
-    return SchemeSpec(standard=standard, title=title, questions=tuple(sorted(questions, key=lambda q: q.number)))
+    ordered = tuple(sorted(questions, key=lambda q: q.number))
+    return SchemeSpec(standard=standard, title=title, questions=ordered, subject=subject)
+
+
+def _subject_of(data: Mapping) -> tuple[int | None, int | None]:
+    """(standard, own subject id): a scheme marks exactly one of the two."""
+    standard, subject = data.get("standard"), data.get("subject")
+    if subject is not None:
+        if standard is not None:
+            raise SchemeError("subject", "A mark scheme marks a standard or one of your own subjects, not both.")
+        if isinstance(subject, bool) or not isinstance(subject, int) or not Subject.objects.filter(pk=subject).exists():
+            raise SchemeError("subject", f"There is no subject {subject} in this organization.")
+        return None, subject
+    if isinstance(standard, bool) or not isinstance(standard, int) or standard not in STANDARD_IDS:
+        raise SchemeError(
+            "standard", "The standard must be a Care Certificate standard from 1 to 15 (or give one of your subjects)."
+        )
+    return standard, None
 
 
 def scheme_data(scheme: MarkScheme) -> dict:
     """A stored scheme in the same plain shape :func:`validate_scheme` takes (marks as strings, exact)."""
     return {
         "standard": scheme.standard,
+        "subject": scheme.subject_id,
         "title": scheme.title,
         "questions": [
             {
@@ -200,7 +218,9 @@ def write_content(scheme, spec: SchemeSpec, *, question_model=SchemeQuestion, po
 def create_draft(data: Mapping, *, created_by: str = "", origin: str = SchemeOrigin.ORGANIZATION) -> MarkScheme:
     """A new scheme (a new key) at version 1, as a draft."""
     spec = validate_scheme(data)
-    scheme = MarkScheme.objects.create(standard=spec.standard, title=spec.title, created_by=created_by, origin=origin)
+    scheme = MarkScheme.objects.create(
+        standard=spec.standard, subject_id=spec.subject, title=spec.title, created_by=created_by, origin=origin
+    )
     write_content(scheme, spec)
     return scheme
 
@@ -213,12 +233,16 @@ def update_draft(scheme: MarkScheme, data: Mapping, *, by: str = "") -> MarkSche
     created as a draft with the new content (refused if the key already has a draft: edit that one)."""
     spec = validate_scheme(data)
     scheme = MarkScheme.objects.select_for_update().get(pk=scheme.pk)
-    if spec.standard != scheme.standard and (scheme.version > 1 or scheme.state != SchemeState.DRAFT):
-        raise SchemeError("standard", "A new version keeps its scheme's standard; create a new scheme instead.")
+    moved = (spec.standard, spec.subject) != (scheme.standard, scheme.subject_id)
+    if moved and (scheme.version > 1 or scheme.state != SchemeState.DRAFT):
+        raise SchemeError(
+            "subject" if scheme.subject_id else "standard",
+            "A new version keeps its scheme's standard or subject; create a new scheme instead.",
+        )
     if scheme.state == SchemeState.DRAFT:
         scheme.questions.all().delete()
-        scheme.title, scheme.standard = spec.title, spec.standard
-        scheme.save(update_fields=["title", "standard", "updated_at"])
+        scheme.title, scheme.standard, scheme.subject_id = spec.title, spec.standard, spec.subject
+        scheme.save(update_fields=["title", "standard", "subject", "updated_at"])
         write_content(scheme, spec)
         return scheme
     siblings = MarkScheme.objects.select_for_update().filter(key=scheme.key)
@@ -230,6 +254,7 @@ def update_draft(scheme: MarkScheme, data: Mapping, *, by: str = "") -> MarkSche
         key=scheme.key,
         version=latest + 1,
         standard=spec.standard,
+        subject_id=spec.subject,
         title=spec.title,
         origin=scheme.origin,
         created_by=by,
@@ -258,6 +283,15 @@ def published_for_standard(standard: int) -> MarkScheme | None:
     """The published scheme for a Care Certificate standard (the most recently published, when several are)."""
     return (
         MarkScheme.objects.filter(standard=standard, state=SchemeState.PUBLISHED)
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+
+
+def published_for_subject(subject_id: int) -> MarkScheme | None:
+    """The published scheme for an organization's own subject (the most recently published, when several are)."""
+    return (
+        MarkScheme.objects.filter(subject_id=subject_id, state=SchemeState.PUBLISHED)
         .order_by("-published_at", "-pk")
         .first()
     )

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from markschemes.forms import SchemeEditor
-from markschemes.models import MarkScheme, SchemeState
+from markschemes.models import MarkScheme, SchemeState, Subject
 from markschemes.services import SchemeError, create_draft, publish, scheme_data, update_draft
 
 
@@ -48,14 +48,23 @@ def scheme_list(request):
     schemes = MarkScheme.objects.annotate(question_count=Count("questions"), marks=Sum("questions__max_marks"))
     if not show_archived:
         schemes = schemes.exclude(state=SchemeState.ARCHIVED)
-    groups: dict[int, list[MarkScheme]] = {}
-    for scheme in schemes.order_by("standard", "title", "-version"):
-        groups.setdefault(scheme.standard, []).append(scheme)
+    groups: dict[tuple, list[MarkScheme]] = {}
+    for scheme in schemes.select_related("subject").order_by("standard", "subject__name", "title", "-version"):
+        key = (0, scheme.standard, "") if scheme.standard else (1, 0, scheme.subject.name)
+        groups.setdefault(key, []).append(scheme)
     return render(
         request,
         "markschemes/scheme_list.html",
         {
-            "groups": sorted(groups.items()),
+            "groups": [
+                (
+                    schemes[0].subject_label,
+                    f"standard-{key[1]}" if key[1] else f"subject-{schemes[0].subject_id}",
+                    schemes,
+                )
+                for key, schemes in sorted(groups.items())
+            ],
+            "subjects": Subject.objects.defer("reference_text"),
             "show_archived": show_archived,
             "archived_count": MarkScheme.objects.filter(state=SchemeState.ARCHIVED).count(),
             "can_manage": can_manage(request),
@@ -92,8 +101,9 @@ def _editor_page(request, editor: SchemeEditor, scheme: MarkScheme | None, statu
 def scheme_create(request):
     _require_manager(request)
     if request.method != "POST":
-        standard = request.GET.get("standard", "")
+        standard, subject = request.GET.get("standard", ""), request.GET.get("subject", "")
         initial = {"standard": int(standard)} if standard.isdigit() else {}
+        initial = {"subject": int(subject)} if subject.isdigit() else initial
         return _editor_page(request, SchemeEditor(initial=initial), None)
     editor = SchemeEditor(request.POST)
     data = editor.data()

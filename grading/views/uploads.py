@@ -41,6 +41,7 @@ def upload(request):
                 user=request.user,
                 files=files,
                 standard_id=form.standard_id(),
+                mark_scheme_id=form.mark_scheme_id(),
                 session_label=form.cleaned_data.get("session_label", ""),
                 grade=form.cleaned_data["grade"],
             )

@@ -146,7 +146,8 @@
     var data = new FormData();
     selected.forEach(function (file) { data.append("files", file, file.name); });
     var standard = form.querySelector("select[name=standard]").value;
-    if (standard) data.append("standard_id", standard);
+    if (standard.charAt(0) === "m") data.append("mark_scheme_id", standard.slice(1));  // an own subject's scheme
+    else if (standard) data.append("standard_id", standard);
     var label = form.querySelector("input[name=session_label]").value.trim();
     if (label) data.append("session_label", label);
     if (form.querySelector("input[name=grade]").checked) data.append("grade", "true");

@@ -198,7 +198,8 @@ def test_a_new_version_keeps_the_standard(api, personas):
     client = api(personas.alpha, personas.alice)
     v1 = client.get(URL, {"standard": 4, "state": "published"}).json()["data"]["mark_schemes"][0]
     body = _error(client.patch(f"{URL}/{v1['id']}", {"standard": 5}, format="json"), 400, "VALIDATION_ERROR")
-    assert body["details"] == {"standard": ["A new version keeps its scheme's standard; create a new scheme instead."]}
+    sentence = "A new version keeps its scheme's standard or subject; create a new scheme instead."
+    assert body["details"] == {"standard": [sentence]}
 
 
 @pytest.mark.parametrize(

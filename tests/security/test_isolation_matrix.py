@@ -19,7 +19,7 @@ from integrations.models import ApiToken, CallbackSecret, WebhookDelivery, Webho
 from integrations.services import create_endpoint, rotate_callback_secret
 from integrations.tokens import create_token
 from jobs.models import BackgroundJob, GradingSession
-from markschemes.models import MarkScheme, SchemeQuestion
+from markschemes.models import MarkScheme, SchemeQuestion, Subject
 from organizations.models import Invitation, Membership, Organization, Role, User
 from quizmarker.middleware import forget_tenants
 from tests.helpers import sheet, url_routes
@@ -99,6 +99,15 @@ def _objects(organization, owner, schema) -> dict:
         )
         Page.objects.create(submission=submission, number=1, file="pages/none.png", text="Q? A.")
         scheme_id = MarkScheme.objects.order_by("pk").values_list("pk", flat=True).first()  # the same in both
+        subject = Subject.objects.create(
+            id=SAME_ID,
+            name=f"Subject of {schema}",
+            reference_file=f"subjects/{schema}/none.pdf",
+            reference_name="reference.pdf",
+            reference_sha256="0" * 64,
+            reference_text=f"Reference of {schema}.",
+            pages=1,
+        )
     return {
         "submission_id": submission.pk,
         "student_id": student.pk,
@@ -113,6 +122,7 @@ def _objects(organization, owner, schema) -> dict:
         "organization_id": organization.pk,
         "question_pk": question.pk,
         "scheme_id": scheme_id,
+        "subject_id": subject.pk,
     }
 
 
@@ -280,6 +290,7 @@ def state(organization) -> dict:
                 for s in MarkScheme.objects.values_list("id", "key", "version", "state", "title")
             ),
             "scheme_questions": sorted(SchemeQuestion.objects.values_list("id", "text", "max_marks")),
+            "subjects": sorted(Subject.objects.values_list("id", "name", "reference_file")),
         }
     org = Organization.objects.get(pk=organization.pk)
     return tenant | {
