@@ -121,7 +121,7 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
                 "-l",
                 "warning",
             ],
-            env | {"DATABASE_POOL_MAX_SIZE": str(threads + 4)},
+            env,  # its pool sizes itself from --concurrency (quizmarker/celery.py)
         )
         bench.wait_http(f"http://127.0.0.1:{stack.ai_port}/_control/stats")
         bench.wait_http(f"http://127.0.0.1:{stack.web_port}/health")

@@ -159,9 +159,12 @@ def api():
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], name: str, concurrency: int = 2, pool: str = "prefork"):
+    def __init__(
+        self, env: dict[str, str], name: str, concurrency: int = 2, pool: str = "prefork", queues="high,default,low"
+    ):
         self.env = env
         self.name = name
+        self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
         self.process: subprocess.Popen | None = None
@@ -179,7 +182,7 @@ class WorkerProcess:
                 "quizmarker",
                 "worker",
                 "-Q",
-                "high,default,low",
+                self.queues,
                 "--concurrency",
                 str(self.concurrency),
                 "--pool",

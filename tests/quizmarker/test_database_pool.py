@@ -73,3 +73,23 @@ def test_a_process_holds_at_most_its_pool_and_every_checkout_has_its_organizatio
     assert result["checkouts"] == 120
     assert result["wrong_schema"] == []
     assert 1 <= result["backends"] <= 2, "six threads shared the pool's two connections"
+
+
+@pytest.mark.parametrize(
+    ("pool", "threads", "expected"), [("threads", 3, 7), ("threads", 24, 28), ("prefork", 2, None)]
+)
+def test_a_threads_worker_sizes_its_pool_from_its_threads(live_db, pool, threads, expected):
+    # One connection per job thread plus four spares, from the worker's own --concurrency: a pool smaller than the
+    # threads made jobs wait for a connection (make bench: ~2 s of queue wait in a 20-script batch). A prefork
+    # worker keeps no pool.
+    from quizmarker.celery import whoami
+    from tests.conftest import WorkerProcess, worker_env
+
+    queue = f"pool-{os.getpid()}-{pool}-{threads}"
+    env = worker_env({"QUIZMARKER_TESTING": "true", "DATABASE_POOL": "true" if pool == "threads" else "false"})
+    worker = WorkerProcess(env, name=queue, concurrency=threads, pool=pool, queues=queue)
+    worker.start()
+    try:
+        assert whoami.apply_async(queue=queue).get(timeout=30)["database_pool_max_size"] == expected
+    finally:
+        worker.stop()
