@@ -18,6 +18,7 @@ class JobType(models.TextChoices):
     EXTRACTION = "extraction", "Extraction"
     GRADING = "grading", "Grading"
     EMAIL = "email", "Email"
+    SCHEME_IMPORT = "scheme_import", "Mark scheme import"
 
 
 class JobStatus(models.TextChoices):

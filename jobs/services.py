@@ -39,13 +39,20 @@ HANDLERS: dict[str, str] = {
     JobType.EXTRACTION: "grading.reading.run_extraction_job",
     JobType.GRADING: "grading.marking.run_grading_job",
     JobType.EMAIL: "jobs.emails.run_email_job",
+    JobType.SCHEME_IMPORT: "markschemes.importing.run_import_job",
 }
 TASKS: dict[str, str] = {
     JobType.EXTRACTION: "jobs.tasks.run_extraction",
     JobType.GRADING: "jobs.tasks.run_grading",
     JobType.EMAIL: "jobs.tasks.run_email",
+    JobType.SCHEME_IMPORT: "jobs.tasks.run_scheme_import",
 }
-QUEUES: dict[str, str] = {JobType.EXTRACTION: "default", JobType.GRADING: "default", JobType.EMAIL: "low"}
+QUEUES: dict[str, str] = {
+    JobType.EXTRACTION: "default",
+    JobType.GRADING: "default",
+    JobType.EMAIL: "low",
+    JobType.SCHEME_IMPORT: "default",
+}
 # What else changes when a job fails or is cancelled, in the same transaction: a function taking (job, reason).
 ON_STOPPED: dict[str, str] = {JobType.GRADING: "grading.services.grading_stopped"}
 # How a failed or cancelled job is started again, through the same checks as its first start: (job, user) -> job.

@@ -56,6 +56,7 @@ def _job_task(job_type: str):
 run_extraction = _job_task("extraction")
 run_grading = _job_task("grading")
 run_email = _job_task("email")
+run_scheme_import = _job_task("scheme_import")
 
 
 @shared_task(name="jobs.tasks.sweep_queued_jobs")

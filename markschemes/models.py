@@ -70,6 +70,7 @@ class SchemeState(models.TextChoices):
 class SchemeOrigin(models.TextChoices):
     DEFAULT = "default", "Shipped with QuizMarker"
     ORGANIZATION = "organization", "Written by the organization"
+    IMPORTED = "imported", "Imported from a document"
 
 
 class Subject(models.Model):

@@ -144,7 +144,7 @@ def validate_scheme(data: Mapping) -> SchemeSpec:
     """The scheme in ``data``, checked; or :class:`SchemeError` naming the first field that is wrong."""
     if not isinstance(data, Mapping):
         raise SchemeError("scheme", "A mark scheme must have a standard, a title and questions.")
-    standard, subject = _subject_of(data)
+    standard, subject = subject_of(data)
     title = _text(data.get("title"), "title", "The title", limit=200)
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list | tuple) or not raw_questions:
@@ -162,7 +162,7 @@ def validate_scheme(data: Mapping) -> SchemeSpec:
     return SchemeSpec(standard=standard, title=title, questions=ordered, subject=subject)
 
 
-def _subject_of(data: Mapping) -> tuple[int | None, int | None]:
+def subject_of(data: Mapping) -> tuple[int | None, int | None]:
     """(standard, own subject id): a scheme marks exactly one of the two."""
     standard, subject = data.get("standard"), data.get("subject")
     if subject is not None:

@@ -6,7 +6,7 @@ from grading import api as grading_api
 from integrations import api as integrations_api
 from jobs import api as jobs_api
 from markschemes import api as markschemes_api
-from markschemes import subjects_api
+from markschemes import import_api, subjects_api
 from organizations import api as organizations_api
 
 urlpatterns = [
@@ -46,6 +46,7 @@ urlpatterns = [
     path("subjects", subjects_api.SubjectListView.as_view(), name="api-subject-list"),
     path("subjects/<int:subject_id>", subjects_api.SubjectDetailView.as_view(), name="api-subject-detail"),
     path("mark-schemes", markschemes_api.MarkSchemeListView.as_view(), name="api-mark-scheme-list"),
+    path("mark-schemes/import", import_api.MarkSchemeImportView.as_view(), name="api-mark-scheme-import"),
     path("mark-schemes/<int:scheme_id>", markschemes_api.MarkSchemeDetailView.as_view(), name="api-mark-scheme-detail"),
     path(
         "mark-schemes/<int:scheme_id>/publish",

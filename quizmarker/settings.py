@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.run_extraction": {"queue": "default"},
     "jobs.tasks.run_grading": {"queue": "default"},
     "jobs.tasks.run_email": {"queue": "low"},
+    "jobs.tasks.run_scheme_import": {"queue": "default"},  # the AI worker: it may call the provider
     "jobs.tasks.*": {"queue": "high"},  # housekeeping: sweeper, reaper, cleanup
     "organizations.tasks.*": {"queue": "low"},
     "integrations.tasks.*": {"queue": "low"},  # webhook deliveries
@@ -247,6 +248,10 @@ JOB_TIME_LIMITS = {
     ),
     "grading": (env_int("JOB_GRADING_SOFT_LIMIT", 1740, minimum=1), env_int("JOB_GRADING_LIMIT", 1800, minimum=2)),
     "email": (env_int("JOB_EMAIL_SOFT_LIMIT", 100, minimum=1), env_int("JOB_EMAIL_LIMIT", 120, minimum=2)),
+    "scheme_import": (
+        env_int("JOB_SCHEME_IMPORT_SOFT_LIMIT", 840, minimum=1),
+        env_int("JOB_SCHEME_IMPORT_LIMIT", 900, minimum=2),
+    ),
 }
 # A queued job whose message was never published (broker down) is published again after this many seconds.
 JOB_SWEEP_AFTER_SECONDS = env_int("JOB_SWEEP_AFTER_SECONDS", 30, minimum=1)

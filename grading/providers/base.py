@@ -7,7 +7,7 @@ import re
 from typing import Protocol
 
 from grading.pages import PageSource
-from grading.providers.schemas import AnswerToGrade, Grade, PageResult, Usage
+from grading.providers.schemas import AnswerToGrade, Grade, PageResult, SchemeDocument, Usage
 from grading.standards import Standard
 
 # Text in an answer that speaks to the marker rather than about care. Such sentences are removed before grading (so
@@ -44,6 +44,8 @@ class Provider(Protocol):
     def grade_question(
         self, standard: Standard, reference: str, answer: AnswerToGrade
     ) -> tuple[Grade, list[Usage]]: ...
+
+    def read_scheme_document(self, page: PageSource) -> tuple[SchemeDocument, list[Usage]]: ...
 
 
 _OPENAI_PROVIDERS: dict[tuple, Provider] = {}

@@ -18,6 +18,7 @@ from grading.providers.schemas import (
     Grade,
     PageExtraction,
     PageResult,
+    SchemeDocument,
     Usage,
 )
 from grading.standards import Standard
@@ -55,6 +56,21 @@ class LocalProvider:
             student_name=transcription.student_name, standard=transcription.standard, questions=questions
         )
         return PageResult(extraction=extraction, source="ocr", usage=[usage])
+
+    def read_scheme_document(self, page: PageSource) -> tuple[SchemeDocument, list[Usage]]:
+        """A page of a blank quiz or mark-scheme document: the OCR's reading-order lines, then the same layout rules
+        as a typed document's text layer (markschemes.document_text)."""
+        from markschemes.document_text import read_document
+
+        started = time.monotonic()
+        text = local_ocr.transcribe_page(page.image()).text
+        usage = Usage(
+            provider=self.name,
+            model=self.model,
+            purpose="scheme_import",
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        return read_document(text), [usage]
 
     def _grade(self, reference: str, answer: AnswerToGrade) -> Grade:
         if answer.points:

@@ -101,3 +101,26 @@ class PageResult:
 
 class InvalidReply(Exception):
     """The provider answered, but not with something we can use (bad JSON, missing questions, out-of-range scores)."""
+
+
+# --- Reading a blank quiz or a mark-scheme document into a draft scheme (markschemes.importing) ---------------------
+
+SCHEME_IMPORT_PROMPT_VERSION = "scheme-import-v1"
+
+
+class DocumentPoint(BaseModel):
+    statement: str = Field(description="What an answer must say to earn the marks, as printed")
+    marks: float | None = Field(description="The marks printed for this point, if any")
+
+
+class DocumentQuestion(BaseModel):
+    number: int = Field(ge=1, le=999, description="The question number as printed")
+    text: str = Field(description="The question text as printed")
+    max_marks: float | None = Field(description="The marks printed for the question, if any")
+    points: list[DocumentPoint] = Field(description="Marking points printed for the question; empty on a blank quiz")
+    model_answer: str | None = Field(description="A model answer printed for the question, if any")
+
+
+class SchemeDocument(BaseModel):
+    title: str | None = Field(description="The quiz's or mark scheme's title as printed, if any")
+    questions: list[DocumentQuestion]

@@ -10,7 +10,8 @@ header):
 * ``GET /v1/models`` and ``GET /v1/models/{id}``
 * ``POST /v1/chat/completions`` (non-streaming, ``response_format`` of type
   ``json_schema``) dispatched on the schema name: ``PageExtraction``,
-  ``ScriptGrading`` or ``QuestionGrading``. Answers sent with marking
+  ``ScriptGrading``, ``QuestionGrading`` or ``SchemeDocument`` (a page of a
+  quiz or mark scheme to import: empty unless scripted). Answers sent with marking
   ``points`` are answered per point (met, quote), see ``judge_points``.
 
 Control endpoints (no auth): ``POST /_control/reset``, ``GET|POST
@@ -58,7 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS: Final = ("PageExtraction", "ScriptGrading", "QuestionGrading")
+KINDS: Final = ("PageExtraction", "ScriptGrading", "QuestionGrading", "SchemeDocument")
 """``response_format.json_schema.name`` values the fake knows how to answer."""
 
 SCRIPT_KINDS: Final = (*KINDS, "any")
@@ -752,6 +753,8 @@ def grade_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
 def _model_output(request: _ChatRequest, extraction: dict[str, Any]) -> dict[str, Any]:
     if request.kind == "PageExtraction":
         return copy.deepcopy(extraction)
+    if request.kind == "SchemeDocument":  # a page of a quiz or mark scheme: script what it shows; else nothing found
+        return {"title": None, "questions": []}
     results = [grade_answer(answer) for answer in _answers(request.messages, request.kind)]
     if request.kind == "QuestionGrading":
         return results[0]
@@ -783,6 +786,8 @@ def _invalidate(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             broken["points"] = broken["points"][1:]
         else:
             broken["score"] = broken["max_score"] + 1
+    elif kind == "SchemeDocument":
+        broken.pop("questions", None)
     elif broken.get("questions"):
         broken["questions"][0]["legibility"] = 1.5
         broken["questions"][-1].pop("answer", None)
