@@ -318,7 +318,7 @@ def test_stats_count_by_status_and_type_and_time_the_completed_jobs(api, persona
     assert stats["window_hours"] == 24
     assert stats["total"] == 7
     assert stats["by_status"] == {"queued": 1, "processing": 1, "completed": 4, "failed": 1, "cancelled": 0}
-    assert stats["by_type"] == {"extraction": 4, "grading": 2, "email": 1}
+    assert stats["by_type"] == {"extraction": 4, "grading": 2, "email": 1, "scheme_import": 0}
     timing = stats["processing_time_seconds"]
     assert timing["completed_jobs"] == 4
     assert timing["avg"] == pytest.approx(25)

@@ -139,7 +139,7 @@ def test_the_weeks_jobs_and_a_sessions_log_remain_after_cleanup(celery_worker, a
 
     stats = client.get("/api/v1/jobs/stats", {"hours": 168}).json()["data"]
     emails = BackgroundJob.objects.filter(user=member, job_type=JobType.EMAIL).count()
-    assert stats["by_type"] == {"extraction": 1, "grading": 2, "email": emails}
+    assert stats["by_type"] == {"extraction": 1, "grading": 2, "email": emails, "scheme_import": 0}
     assert stats["by_status"]["completed"] == 3 + emails
     assert stats["grading_duration_seconds"]["completed_jobs"] == 2
     assert stats["grading_duration_seconds"]["max"] == pytest.approx(max(40.0, job.duration_seconds), abs=0.01)

@@ -342,7 +342,7 @@ def test_stats_time_grading_jobs_alone_and_count_what_is_pending_now(personas):
 
     stats = job_stats(BackgroundJob.objects.filter(user=user), window_hours=168)
 
-    assert stats["by_type"] == {"extraction": 1, "grading": 4, "email": 0}
+    assert stats["by_type"] == {"extraction": 1, "grading": 4, "email": 0, "scheme_import": 0}
     assert stats["grading_duration_seconds"] == {
         "avg": 20.0,
         "min": 10.0,
