@@ -1,18 +1,26 @@
 """A limiter shared by every worker through Redis: at most N concurrent calls and M calls a minute per provider, slots
-given first come first served, and a provider's Retry-After pauses everyone, not just the call that got the 429.
-A caller waits on the shared state, never a fixed sleep: whoever frees a slot wakes the callers now at the head of the
-queue. Every time it keeps is Redis's own clock (TIME, key expiry), so workers on hosts whose clocks disagree still
-share one order and one cap.
+shared fairly between organizations, and a provider's Retry-After pauses everyone, not just the call that got the 429.
+A caller waits on the shared state, never a fixed sleep: whoever frees a slot wakes the callers it now goes to. Every
+time it keeps is Redis's own clock (TIME, key expiry), so workers on hosts whose clocks disagree still share one order
+and one cap.
+
+Fair share: each caller asks on behalf of a share (the organization whose job makes the call, set with
+:func:`fair_share`). A free slot goes to the waiting share that holds the fewest slots, and within a share to its
+longest waiter; between shares holding as many, to the one whose next waiter came first. So an organization alone
+gets every slot, and one that arrives while another holds them all gets the next slot that comes free, however many
+callers the other has queued.
 
 It fails safe: if Redis cannot be reached, a call waits for it (AI_LIMITER_REDIS_WAIT_SECONDS), and then its job is
 retried later rather than the call going ahead without a limit; a fleet of workers calling unlimited through a Redis
 outage would hit the provider's rate limit at once. Each process also holds its own cap (AI_MAX_CONCURRENT_CALLS calls
 at once), which applies whatever Redis says: after Redis comes back empty, the slots that running calls held are
-forgotten there, but not here."""
+forgotten there, but not here. A caller takes that cap after its Redis slot, so callers wait in Redis, in fair turn,
+and not in the order a process's threads happened to ask."""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import random
@@ -28,10 +36,61 @@ from jobs.errors import TransientJobError
 
 logger = logging.getLogger(__name__)
 
-# Slots are taken in turn: callers wait in a queue ordered by arrival (the server's time of their first ask), and only
-# the first `free` of them may take a slot. A caller that stops asking (its process died) leaves the queue after
-# `waiter_stale` s.
-_ACQUIRE = """
+# Who gets the next free slots, shared by the two scripts below. A token is "<uuid>:<share>". Of the waiters (queue:
+# token -> the server's time of its first ask), `free` are chosen one at a time: from the share holding the fewest
+# slots (counting those just chosen), ties to the share whose next waiter came first; within a share, its waiters in
+# the order they came.
+_CHOOSE = """
+local function share_of(token)
+  return string.match(token, '^[^:]*:(.*)$') or ''
+end
+local function choose(slots, queue, free)
+  local chosen = {}
+  if free <= 0 then return chosen end
+  local held = {}
+  for _, holder in ipairs(redis.call('ZRANGE', slots, 0, -1)) do
+    local share = share_of(holder)
+    held[share] = (held[share] or 0) + 1
+  end
+  local lines, shares = {}, {}
+  local waiters = redis.call('ZRANGE', queue, 0, -1, 'WITHSCORES')
+  for i = 1, #waiters, 2 do
+    local share = share_of(waiters[i])
+    if not lines[share] then
+      lines[share] = {next = 1}
+      shares[#shares + 1] = share
+    end
+    local line = lines[share]
+    line[#line + 1] = {waiters[i], tonumber(waiters[i + 1])}
+  end
+  for _ = 1, free do
+    local best, best_held, best_since = nil, 0, 0
+    for _, share in ipairs(shares) do
+      local line = lines[share]
+      local head = line[line.next]
+      if head then
+        local count = held[share] or 0
+        if best == nil or count < best_held or (count == best_held and head[2] < best_since) then
+          best, best_held, best_since = share, count, head[2]
+        end
+      end
+    end
+    if best == nil then break end
+    local line = lines[best]
+    chosen[#chosen + 1] = line[line.next][1]
+    line.next = line.next + 1
+    held[best] = best_held + 1
+  end
+  return chosen
+end
+"""
+
+# A caller asks (again): it joins the queue if new, and takes a slot if it is one of those the free slots go to. A
+# caller that stops asking (its process died) leaves the queue after `waiter_stale` s; a holder that never gave its
+# slot back (its process died mid-call) loses it after `stale` s.
+_ACQUIRE = (
+    _CHOOSE
+    + """
 local slots, queue, seen = KEYS[1], KEYS[2], KEYS[3]
 local token, limit = ARGV[1], tonumber(ARGV[2])
 local stale, waiter_stale = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -46,16 +105,18 @@ redis.call('ZADD', queue, 'NX', now, token)
 redis.call('ZADD', seen, now, token)
 redis.call('EXPIRE', queue, stale)
 redis.call('EXPIRE', seen, stale)
-local free = limit - redis.call('ZCARD', slots)
-if free > 0 and redis.call('ZRANK', queue, token) < free then
-  redis.call('ZREM', queue, token)
-  redis.call('ZREM', seen, token)
-  redis.call('ZADD', slots, now, token)
-  redis.call('EXPIRE', slots, stale)
-  return 1
+for _, winner in ipairs(choose(slots, queue, limit - redis.call('ZCARD', slots))) do
+  if winner == token then
+    redis.call('ZREM', queue, token)
+    redis.call('ZREM', seen, token)
+    redis.call('ZADD', slots, now, token)
+    redis.call('EXPIRE', slots, stale)
+    return 1
+  end
 end
 return 0
 """
+)
 
 # A Retry-After: everyone waits until the key expires. A shorter pause never cuts a longer one short.
 _PAUSE = """
@@ -64,23 +125,23 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 """
 
-# Free a slot, and wake the callers now at the head of the queue (each blocks on its own key): they take the slot
-# at once instead of finding it free at their next look.
-_RELEASE = """
+# Free a slot, and wake the callers the free slots now go to (each blocks on its own key): they take the slot at once
+# instead of finding it free at their next look.
+_RELEASE = (
+    _CHOOSE
+    + """
 local slots, queue, wake_prefix = KEYS[1], KEYS[2], ARGV[2]
 redis.call('ZREM', slots, ARGV[1])
-local free = tonumber(ARGV[3]) - redis.call('ZCARD', slots)
-if free > 0 then
-  for _, waiter in ipairs(redis.call('ZRANGE', queue, 0, free - 1)) do
-    redis.call('RPUSH', wake_prefix .. waiter, 1)
-    redis.call('EXPIRE', wake_prefix .. waiter, 5)
-  end
+for _, waiter in ipairs(choose(slots, queue, tonumber(ARGV[3]) - redis.call('ZCARD', slots))) do
+  redis.call('RPUSH', wake_prefix .. waiter, 1)
+  redis.call('EXPIRE', wake_prefix .. waiter, 5)
 end
 """
+)
 
-# First come, first served, whatever the call. Giving grading calls a head start finished single scripts sooner
-# but a batch later: each grading that jumped the queue pushed the last pages back, and their gradings behind them
-# (bench: 7.6 s against 6.6 s for 20 scripts; BENCHMARKS.md).
+# Within an organization, first come, first served, whatever the call. Giving grading calls a head start finished
+# single scripts sooner but a batch later: each grading that jumped the queue pushed the last pages back, and their
+# gradings behind them (bench: 7.6 s against 6.6 s for 20 scripts; BENCHMARKS.md).
 WAITER_STALE_SECONDS = 5
 # A waiter that is not woken looks again this often: slots freed by expiry, or a caller ahead that gave up.
 RECHECK_SECONDS = 1.0
@@ -89,6 +150,22 @@ _client: redis.Redis | None = None
 _pacing_lock = threading.Lock()
 _last_call_end = 0.0
 _process_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}  # (provider, cap) -> this process's slots
+_share: contextvars.ContextVar[str] = contextvars.ContextVar("limiter_share", default="")
+
+
+@contextmanager
+def fair_share(name: str):
+    """AI calls made inside this block (in this thread or context) share the slots as ``name`` (an organization)."""
+    reset = _share.set(name)
+    try:
+        yield
+    finally:
+        _share.reset(reset)
+
+
+def current_share() -> str:
+    """The share (organization) the calls made here count against; "" outside any :func:`fair_share`."""
+    return _share.get()
 
 
 def _redis() -> redis.Redis:
@@ -106,9 +183,12 @@ class ProviderLimiter:
         per_minute: int | None = None,
         max_wait: float = 600.0,
         process_cap: threading.BoundedSemaphore | None = None,
+        stale_after: int | None = None,
     ):
         """``process_cap``: the slots of this caller's own process; by default the one semaphore that every limiter
-        of this provider and cap in the process shares (a caller standing for another process brings its own)."""
+        of this provider and cap in the process shares (a caller standing for another process brings its own).
+        ``stale_after``: seconds after which a slot never given back (its caller's process died) is free again; by
+        default longer than the longest call with its retries."""
         self.provider = provider
         self._own_process_cap = process_cap
         prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
@@ -121,7 +201,7 @@ class ProviderLimiter:
         self.max_concurrent = max_concurrent or settings.AI_MAX_CONCURRENT_CALLS
         self.per_minute = per_minute or settings.AI_MAX_CALLS_PER_MINUTE
         self.max_wait = max_wait
-        self.stale_after = int(settings.OPENAI_TIMEOUT * (settings.OPENAI_MAX_RETRIES + 1) + 60)
+        self.stale_after = stale_after or int(settings.OPENAI_TIMEOUT * (settings.OPENAI_MAX_RETRIES + 1) + 60)
 
     def pause(self, seconds: float) -> None:
         """Everyone waits ``seconds`` (a provider's Retry-After)."""
@@ -223,26 +303,31 @@ class ProviderLimiter:
                 logger.info("Limiter unavailable; waiting up to %.0f s for it: %s", left, exc)
                 time.sleep(min(1.0, left))
 
+    def _release(self, token: str) -> None:
+        with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
+            keys = (self.slots_key, self.queue_key)
+            _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+
     @contextmanager
     def slot(self):
-        """Hold one of the provider's slots for a call; callers get slots in the order they asked."""
+        """Hold one of the provider's slots for a call, as the current :func:`fair_share`: in fair turn between
+        organizations, and in the order they asked within one."""
         self._space_calls()
+        started = time.monotonic()
+        token = f"{uuid.uuid4().hex}:{current_share()}"
+        self._take_shared_slot_waiting_for_redis(token)
         cap = self._process_cap()
-        if not cap.acquire(timeout=self.max_wait):
+        # Normally free at once (this process's calls hold Redis slots too); it waits only when Redis forgot slots.
+        if not cap.acquire(timeout=max(0.0, self.max_wait - (time.monotonic() - started))):
+            self._release(token)
             raise TransientJobError(
                 f"The AI provider is busy: no call slot came free within {self.max_wait:.0f} seconds.",
                 code="PROVIDER_RATE_LIMITED",
             )
         try:
-            token = uuid.uuid4().hex
-            self._take_shared_slot_waiting_for_redis(token)
-            try:
-                yield
-            finally:
-                global _last_call_end
-                _last_call_end = time.monotonic()
-                with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
-                    keys = (self.slots_key, self.queue_key)
-                    _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+            yield
         finally:
+            global _last_call_end
+            _last_call_end = time.monotonic()
             cap.release()
+            self._release(token)

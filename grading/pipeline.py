@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.conf import settings
 
+from grading.limiter import fair_share
 from grading.providers.base import Provider, get_provider
 from grading.providers.schemas import Usage
 from jobs.services import JobContext
@@ -61,8 +62,15 @@ def record_usage(context: JobContext, usages: list[Usage]) -> None:
 
 def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> None:
     """Run ``work(item)`` for every item on at most ``limit`` threads; ``on_done(item, result, done_count)`` runs in
-    this thread (which owns the database connection and checks for cancellation). Exceptions stop everything."""
+    this thread (which owns the database connection and checks for cancellation). Exceptions stop everything.
+    The AI calls ``work`` makes share the provider's slots as the job's organization (the limiter's fair share)."""
     pending = list(items)
+    share = context.job.organization.schema_name if context is not None else ""
+
+    def as_organization(item):
+        with fair_share(share):
+            return work(item)
+
     with ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix="qm-ai") as pool:
         running = {}
         done_count = 0
@@ -70,7 +78,7 @@ def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> 
             while pending or running:
                 while pending and len(running) < limit:
                     item = pending.pop(0)
-                    running[pool.submit(work, item)] = item
+                    running[pool.submit(as_organization, item)] = item
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     item = running.pop(future)

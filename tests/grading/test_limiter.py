@@ -1,6 +1,7 @@
-"""The provider limiter on the real Redis: a concurrency cap shared by every caller, slots in turn, a freed slot wakes
-the next caller at once, a waiter that died does not hold the queue, a Retry-After pauses everyone, a per-minute
-budget, hosts whose clocks disagree, and a slot whose answer was lost."""
+"""The provider limiter on the real Redis: a concurrency cap shared by every caller, slots in turn, a fair share of the
+slots for each organization, a freed slot wakes the next caller at once, a crashed holder's slot expires, a waiter
+that died does not hold the queue, a Retry-After pauses everyone, a per-minute budget, hosts whose clocks disagree, and
+a slot whose answer was lost."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import redis
 from django.conf import settings
 
 from grading import limiter as limiter_module
-from grading.limiter import WAITER_STALE_SECONDS, ProviderLimiter
+from grading.limiter import WAITER_STALE_SECONDS, ProviderLimiter, fair_share
 from jobs.errors import TransientJobError
 from tests.helpers import wait_until
 
@@ -67,6 +68,106 @@ def test_waiters_are_served_in_turn_whatever_the_call():
         thread.join(10)
 
     assert order == ["page 1", "page 2", "grading", "page 3"]
+
+
+class _Caller(threading.Thread):
+    """A caller of ``shared``'s provider on behalf of an organization, as in a worker process of its own: it takes a
+    slot, says so, and holds it until ``done`` is set."""
+
+    def __init__(
+        self, shared: ProviderLimiter, organization: str, order: list[str] | None = None, hold=True, **options
+    ):
+        super().__init__(daemon=True)
+        self.shared, self.organization, self.order = shared, organization, order
+        self.options = {"max_concurrent": shared.max_concurrent, **options}
+        self.holding, self.done = threading.Event(), threading.Event()
+        if not hold:
+            self.done.set()
+
+    def run(self):
+        with fair_share(self.organization), limiter_like(self.shared, **self.options).slot():
+            if self.order is not None:
+                self.order.append(self.organization)
+            self.holding.set()
+            self.done.wait(20)
+
+
+def holders(shared: ProviderLimiter) -> dict[str, int]:
+    """How many slots each organization holds now, as Redis records them."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    counts: dict[str, int] = {}
+    for token in client.zrange(shared.slots_key, 0, -1):
+        organization = token.decode().split(":", 1)[1]
+        counts[organization] = counts.get(organization, 0) + 1
+    return counts
+
+
+def test_an_organization_that_arrives_later_gets_the_next_free_slot_not_the_back_of_the_queue():
+    shared = limiter(max_concurrent=2)
+    order: list[str] = []
+    busy = [_Caller(shared, "org-a") for _ in range(2)]  # A holds every slot...
+    for caller in busy:
+        caller.start()
+        assert caller.holding.wait(10)
+    queued = [_Caller(shared, "org-a", order, hold=False) for _ in range(3)]  # ...and has three more calls waiting
+    for count, caller in enumerate(queued, start=1):
+        caller.start()
+        waiting(shared, count)
+    latecomer = _Caller(shared, "org-b", order, hold=False)
+    latecomer.start()
+    waiting(shared, 4)
+
+    busy[0].done.set()  # one of A's slots comes free
+    for caller in [*queued, latecomer]:
+        caller.join(10)
+    busy[1].done.set()
+    busy[1].join(10)
+
+    assert order == ["org-b", "org-a", "org-a", "org-a"], "B went first, then A's waiters in their turn"
+
+
+def test_an_organization_alone_gets_every_slot_and_two_busy_ones_share_them_evenly():
+    shared = limiter(max_concurrent=4)
+    a_first = [_Caller(shared, "org-a") for _ in range(4)]
+    for caller in a_first:
+        caller.start()
+        assert caller.holding.wait(10)
+    assert holders(shared) == {"org-a": 4}, "alone, A holds every slot"
+    a_more = [_Caller(shared, "org-a") for _ in range(4)]
+    b_all = [_Caller(shared, "org-b") for _ in range(4)]
+    for count, caller in enumerate([*a_more, *b_all], start=1):
+        caller.start()
+        waiting(shared, count)
+
+    for caller in a_first:  # A's first calls end one by one; each freed slot goes to whoever holds fewer
+        caller.done.set()
+        caller.join(10)
+        wait_until(lambda: sum(holders(shared).values()) == 4, what="the freed slot to be taken")
+    assert holders(shared) == {"org-a": 2, "org-b": 2}
+
+    for caller in [*a_more, *b_all]:
+        caller.done.set()
+    for caller in [*a_more, *b_all]:
+        caller.join(10)
+    assert holders(shared) == {}
+
+
+def test_a_crashed_holders_slot_still_expires():
+    shared = limiter(max_concurrent=1)
+    with fair_share("org-a"):
+        crashed = shared.slot()
+        crashed.__enter__()  # its process died during the call: the slot is never given back
+    assert holders(shared) == {"org-a": 1}
+
+    started = time.monotonic()
+    late = _Caller(shared, "org-b", stale_after=1)  # a slot not given back expires after 1 s (by Redis's clock)
+    late.start()
+    assert late.holding.wait(10), "the crashed call's slot expired and went to the next caller"
+    assert 1 <= time.monotonic() - started < 5
+    assert holders(shared) == {"org-b": 1}
+    late.done.set()
+    late.join(10)
+    del crashed
 
 
 def test_a_freed_slot_wakes_the_next_caller_instead_of_waiting_for_its_next_look(monkeypatch):

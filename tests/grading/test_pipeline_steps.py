@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django_tenants.utils import schema_context
 
+from grading.limiter import current_share
 from grading.marking import grade_script
 from grading.models import QuestionResult, Student
 from grading.pages import PageSource
@@ -24,6 +25,7 @@ from grading.reading import Script, _extract, _save_script, group_into_scripts
 from grading.standards import get_standard, reference_text
 from jobs.errors import TransientJobError
 from jobs.models import BackgroundJob
+from jobs.services import JobContext
 from markschemes.models import MarkScheme, SchemeQuestion
 from markschemes.services import create_draft, publish
 from tests.helpers import SHEETS
@@ -317,6 +319,20 @@ def test_run_bounded_keeps_to_its_limit_and_reports_each_result_in_the_calling_t
     assert sorted((item, result) for item, result, _ in seen) == [(1, 10), (2, 20), (3, 30), (4, 40)]
     assert [count for _, _, count in seen] == [1, 2, 3, 4]
     assert most[0] == limit
+
+
+def test_run_bounded_makes_its_ai_calls_as_the_jobs_organization(job):
+    """The limiter shares the provider's slots by organization: every item of a job counts against its own."""
+    shares = []
+    run_bounded(
+        JobContext(job=job, task_id="task-1"),
+        [1, 2, 3],
+        lambda item: current_share(),
+        2,
+        lambda *a: shares.append(a[1]),
+    )
+    assert shares == [job.organization.schema_name] * 3 == ["alpha"] * 3
+    assert current_share() == "", "and only inside its work"
 
 
 def test_run_bounded_stops_at_the_first_error_and_raises_it():
