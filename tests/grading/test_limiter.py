@@ -71,8 +71,9 @@ def test_waiters_are_served_in_turn_whatever_the_call():
 
 
 class _Caller(threading.Thread):
-    """A caller of ``shared``'s provider on behalf of an organization, as in a worker process of its own: it takes a
-    slot, says so, and holds it until ``done`` is set."""
+    """A caller of ``shared``'s provider on behalf of an organization, as in a worker process of its own (or, with
+    ``process_cap=shared``, as another thread of this process): it takes a slot, says so, and holds it until ``done``
+    is set."""
 
     def __init__(
         self, shared: ProviderLimiter, organization: str, order: list[str] | None = None, hold=True, **options
@@ -85,7 +86,9 @@ class _Caller(threading.Thread):
             self.done.set()
 
     def run(self):
-        with fair_share(self.organization), limiter_like(self.shared, **self.options).slot():
+        one_process = self.options.get("process_cap") is self.shared
+        caller = self.shared if one_process else limiter_like(self.shared, **self.options)
+        with fair_share(self.organization), caller.slot():
             if self.order is not None:
                 self.order.append(self.organization)
             self.holding.set()
@@ -102,18 +105,21 @@ def holders(shared: ProviderLimiter) -> dict[str, int]:
     return counts
 
 
-def test_an_organization_that_arrives_later_gets_the_next_free_slot_not_the_back_of_the_queue():
+@pytest.mark.parametrize("where", ["each in its own process", "all threads of one worker process"])
+def test_an_organization_that_arrives_later_gets_the_next_free_slot_not_the_back_of_the_queue(where):
     shared = limiter(max_concurrent=2)
+    # One process: its threads share the process cap (as the AI worker's do), and still wait in turn in Redis.
+    options = {"process_cap": shared} if where.startswith("all") else {}
     order: list[str] = []
-    busy = [_Caller(shared, "org-a") for _ in range(2)]  # A holds every slot...
+    busy = [_Caller(shared, "org-a", **options) for _ in range(2)]  # A holds every slot...
     for caller in busy:
         caller.start()
         assert caller.holding.wait(10)
-    queued = [_Caller(shared, "org-a", order, hold=False) for _ in range(3)]  # ...and has three more calls waiting
+    queued = [_Caller(shared, "org-a", order, hold=False, **options) for _ in range(3)]  # ...and has three more waiting
     for count, caller in enumerate(queued, start=1):
         caller.start()
         waiting(shared, count)
-    latecomer = _Caller(shared, "org-b", order, hold=False)
+    latecomer = _Caller(shared, "org-b", order, hold=False, **options)
     latecomer.start()
     waiting(shared, 4)
 
