@@ -13,6 +13,8 @@ Modes:
               figure), then the two-request flow of older clients (upload, wait, POST /grade).
   sequential  imitates the earlier system: one page at a time, one job at a time, 2 s between AI calls.
   local       only the offline grader's speed, in this process (every mode reports it; no stack is started).
+  fairness    only the fairness case (both runs it too): organization B's one script, idle and while organization A's
+              batch of --fairness-scripts runs (scripts/bench_fairness.py).
 """
 
 from __future__ import annotations
@@ -145,23 +147,28 @@ def prepare(args, database: str = "quizmarker_bench") -> dict:
         "u = User.objects.create_user('bench@bench.test', None);"
         "o = create_organization(name='Bench', slug='bench', owner=u, plan='enterprise');"
         "o.notify_on_grading_complete = False; o.save();"
-        "print(create_token(u, 'bench', o)[1])"
+        "print(create_token(u, 'bench', o)[1]);"
+        # A second organization (the fairness case's B), with its own user and token.
+        "v = User.objects.create_user('other@bench.test', None);"
+        "p = create_organization(name='Other', slug='other', owner=v, plan='enterprise');"
+        "p.notify_on_grading_complete = False; p.save();"
+        "print(create_token(v, 'bench', p)[1])"
     )
     out = (
         subprocess.run(
             [PY, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True, capture_output=True, text=True
         )
         .stdout.strip()
-        .splitlines()[-1]
+        .splitlines()
     )
-    env["BENCH_TOKEN"] = out
+    env["BENCH_TOKEN"], env["BENCH_TOKEN_OTHER"] = out[-2], out[-1]
     return env
 
 
 class Client:
-    def __init__(self, port: int, token: str):
+    def __init__(self, port: int, token: str, organization: str = "bench"):
         self.port = port
-        self.headers = {"Host": f"bench.localhost:{port}", "Authorization": f"Token {token}"}
+        self.headers = {"Host": f"{organization}.localhost:{port}", "Authorization": f"Token {token}"}
         self.local = threading.local()
 
     def _conn(self) -> HTTPConnection:
@@ -527,10 +534,17 @@ def main() -> int:
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument(
         "--mode",
-        choices=["both", "concurrent", "sequential", "web", "local"],
+        choices=["both", "concurrent", "sequential", "web", "local", "fairness"],
         default="both",
         help="which batches to run (web: none, only the upload and job-status measurements; local: only the offline "
         "grader's speed, with no stack)",
+    )
+    parser.add_argument("--fairness-scripts", type=int, default=100, help="the fairness case: A's batch")
+    parser.add_argument(
+        "--fairness-delay", type=float, default=3.0, help="the fairness case: seconds between A's batch and B's upload"
+    )
+    parser.add_argument(
+        "--database", default="quizmarker_bench", help="the database to (re)create: another name for a parallel run"
     )
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
@@ -543,7 +557,7 @@ def main() -> int:
         return report(args, local_rows)
     stack = Stack(args)
     try:
-        env = prepare(args)
+        env = prepare(args, args.database)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
         fake = stack.spawn(
             "fakeopenai",
@@ -576,7 +590,7 @@ def main() -> int:
             "concurrent": [("concurrent", "concurrent", "one-step"), ("two-step", "concurrent", "two-step")],
             "sequential": [("sequential", "sequential", "two-step")],
         }
-        modes = {"both": ["concurrent", "sequential"], "web": []}.get(args.mode, [args.mode])
+        modes = {"both": ["concurrent", "sequential"], "web": [], "fairness": []}.get(args.mode, [args.mode])
         for name, mode, flow in [b for m in modes for b in batches[m]]:
             worker = start_worker(stack, env, mode)
             # Measure a warm stack, as in production: a first batch of one-page scripts opens the database
@@ -646,6 +660,25 @@ def main() -> int:
             if "concurrent" in results:
                 rows.append(("speed-up over sequential", f"{s['wall'] / results['concurrent']['wall']:.1f}x"))
         worker = start_worker(stack, env, "concurrent")
+        if args.mode in ("both", "fairness"):
+            from bench_fairness import fairness_rows
+
+            warm_up = run_batch(client, args.scripts, 1, "one-step")  # as above: every thread's connections open
+            if warm_up["failures"]:
+                raise SystemExit(f"the warm-up batch failed: {warm_up['failures'][0]}")
+            other = Client(stack.web_port, env["BENCH_TOKEN_OTHER"], "other")
+            rows += fairness_rows(
+                run_batch,
+                client,
+                other,
+                env,
+                scripts=args.fairness_scripts,
+                pages=args.pages,
+                delay=args.fairness_delay,
+            )
+        if args.mode == "fairness":
+            stack.stop(worker)
+            return report(args, rows)
         timings, size = upload_latency(client, 40)
         rows.append(
             (
@@ -677,6 +710,11 @@ def report(args, rows: list[tuple[str, str]]) -> int:
     header = f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|"
     print("\n" + header + "\n" + table)
     if not args.no_write:
+        fairness = (
+            f" --fairness-scripts {args.fairness_scripts} --fairness-delay {args.fairness_delay}"
+            if args.mode in ("both", "fairness")
+            else ""
+        )
         machine = (
             f"{platform.node()}: {os.cpu_count()} cores ({cpu_model()}), {platform.machine()}, Python "
             f"{platform.python_version()}, {platform.platform()}; load average before the run "
@@ -688,7 +726,8 @@ def report(args, rows: list[tuple[str, str]]) -> int:
                 f"`python scripts/bench.py --scripts {args.scripts} --pages {args.pages} --latency {args.latency} "
                 f"--concurrency {args.concurrency} --worker-pool {args.worker_pool} "
                 f"--worker-concurrency {args.worker_concurrency} "
-                f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}` "
+                f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}"
+                f"{fairness}` "
                 f"on {machine}\n\n{header}\n{table}\n"
             )
     return 0

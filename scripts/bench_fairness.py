@@ -1,0 +1,87 @@
+"""`make bench`'s fairness case (`--mode fairness` runs it alone): one organization must not hold up another's work.
+
+Organization B's single script is timed from upload (with grade=true) to graded, first on the idle stack (the median
+of a few runs), then while organization A's batch of many scripts runs: A starts its batch, and B uploads a few seconds
+later. The target is B's time under A's batch at most 1.5 times its idle time (issue #19: the AI provider's slots are
+shared fairly between organizations, grading.limiter). Where B's time went is reported too: how long its jobs waited
+in the broker queue for a worker, and the moment of its first AI call.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+TARGET_RATIO = 1.5
+
+
+def b_jobs_queue_wait(env: dict, slug: str, since: float) -> str:
+    """B's jobs since ``since`` (epoch seconds): the seconds each waited between being published and a worker starting
+    it, reading / grading."""
+    import psycopg
+
+    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT j.job_type, EXTRACT(EPOCH FROM j.started_at - j.enqueued_at) FROM jobs_backgroundjob j "
+            "JOIN organizations_organization o ON o.id = j.organization_id "
+            "WHERE o.slug = %s AND j.created_at >= to_timestamp(%s) ORDER BY j.created_at",
+            [slug, since],
+        ).fetchall()
+    waits = {job_type: max(0.0, float(wait or 0)) for job_type, wait in rows}
+    return " / ".join(f"{waits.get(kind, float('nan')):.2f} s" for kind in ("extraction", "grading"))
+
+
+def fairness_rows(
+    run_batch: Callable[..., dict],
+    client_a,
+    client_b,
+    env: dict,
+    *,
+    scripts: int,
+    pages: int,
+    delay: float,
+    idle_runs: int = 3,
+) -> list[tuple[str, str]]:
+    """Time B's one script idle and under A's batch of ``scripts`` scripts, started ``delay`` s before B's upload."""
+    idle = []
+    for _ in range(idle_runs):
+        run = run_batch(client_b, 1, pages, "one-step")
+        if run["failures"]:
+            raise SystemExit(f"B's script failed on the idle stack: {run['failures'][0]}")
+        idle.append(run["latencies"][0])
+    idle_time = statistics.median(idle)
+
+    print(f"[bench] fairness: A uploads {scripts} scripts, B one script {delay:.0f} s later ...", flush=True)
+    a_result: dict = {}
+    batch = threading.Thread(target=lambda: a_result.update(run_batch(client_a, scripts, pages, "one-step")))
+    a_started = time.time()
+    batch.start()
+    time.sleep(delay)
+    b_started = time.time()
+    loaded = run_batch(client_b, 1, pages, "one-step")
+    b_done = time.time()
+    batch.join()
+    if loaded["failures"] or a_result.get("failures"):
+        raise SystemExit(f"a script failed under load: {(loaded['failures'] or a_result['failures'])[0]}")
+    loaded_time = loaded["latencies"][0]
+    ratio = loaded_time / idle_time
+    a_left = sum(1 for latency in a_result["latencies"] if a_started + latency > b_done)
+    return [
+        (
+            f"fairness: B's one script ({pages} pages), upload → graded, idle stack (median of {idle_runs})",
+            f"{idle_time:.2f} s ({' / '.join(f'{t:.2f}' for t in idle)})",
+        ),
+        (
+            f"fairness: the same while A's {scripts}-script batch runs (B uploads {delay:.0f} s after A starts)",
+            f"{loaded_time:.2f} s",
+        ),
+        ("fairness: ratio to idle (target ≤ 1.5)", f"{ratio:.2f} {'(met)' if ratio <= TARGET_RATIO else '(MISSED)'}"),
+        ("fairness: B's jobs waiting for a worker (reading / grading)", b_jobs_queue_wait(env, "other", b_started)),
+        (
+            "fairness: A's batch wall time; A's scripts still unfinished when B's was graded",
+            f"{a_result['wall']:.2f} s; {a_left} of {scripts}",
+        ),
+    ]
