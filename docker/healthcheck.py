@@ -83,10 +83,11 @@ def _waiting_messages(queues: list[str]) -> int:
     import redis
     from django.conf import settings
 
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    from jobs.fairness import queue_keys
+
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=5, socket_timeout=5)
     try:
-        return sum(client.llen(f"{prefix}{queue}") for queue in queues)
+        return sum(client.llen(key) for queue in queues for key in queue_keys(queue))
     finally:
         client.close()
 

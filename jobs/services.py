@@ -30,6 +30,7 @@ from django.utils.module_loading import import_string
 from django_tenants.utils import schema_context
 
 from jobs.errors import JobCancelled, JobError, PermanentJobError
+from jobs.fairness import message_priority
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def publish(job_id, countdown: float | None = None) -> bool:
         return False
     job = (
         BackgroundJob.objects.select_related("organization")
-        .only("job_type", "organization__schema_name")
+        .only("job_type", "organization_id", "organization__schema_name")
         .get(pk=job_id)
     )
     try:
@@ -161,6 +162,7 @@ def publish(job_id, countdown: float | None = None) -> bool:
             task_id=task_id,
             queue=QUEUES[job.job_type],
             countdown=countdown,
+            priority=message_priority(job, QUEUES),  # an organization with little in flight goes first
             headers={"_schema_name": job.organization.schema_name},
         )
     except (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError) as exc:

@@ -21,6 +21,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from jobs.fairness import queue_keys
+
 QUEUES = ("high", "default", "low")
 
 
@@ -33,8 +35,7 @@ def _check_database() -> dict:
 def _check_broker() -> dict:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
     client.ping()
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
-    return {"ok": True, "queues": {name: client.llen(f"{prefix}{name}") for name in QUEUES}}
+    return {"ok": True, "queues": {name: sum(client.llen(key) for key in queue_keys(name)) for name in QUEUES}}
 
 
 def _check_workers() -> dict:

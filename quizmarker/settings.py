@@ -195,6 +195,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:",
     "socket_connect_timeout": 3,
     "socket_timeout": 5,
+    # One list per priority step and queue, the lowest number served first (kombu's default steps, stated because
+    # jobs.fairness publishes a busy organization's jobs at the lower ones and counts what waits in each list).
+    "priority_steps": [0, 3, 6, 9],
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 # Acknowledge a message only after the task finished, so a worker that dies mid-task leaves the message to be

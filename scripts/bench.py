@@ -147,12 +147,12 @@ def prepare(args, database: str = "quizmarker_bench") -> dict:
         "u = User.objects.create_user('bench@bench.test', None);"
         "o = create_organization(name='Bench', slug='bench', owner=u, plan='enterprise');"
         "o.notify_on_grading_complete = False; o.save();"
-        "print(create_token(u, 'bench', o)[1]);"
+        "t = create_token(u, 'bench', o)[1];"
         # A second organization (the fairness case's B), with its own user and token.
         "v = User.objects.create_user('other@bench.test', None);"
         "p = create_organization(name='Other', slug='other', owner=v, plan='enterprise');"
         "p.notify_on_grading_complete = False; p.save();"
-        "print(create_token(v, 'bench', p)[1])"
+        "print(t); print(create_token(v, 'bench', p)[1])"
     )
     out = (
         subprocess.run(

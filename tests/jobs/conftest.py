@@ -11,6 +11,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from jobs.fairness import queue_keys
+
 
 @pytest.fixture
 def only_this_tests_jobs(db, personas):
@@ -42,20 +44,23 @@ def make_job(personas):
 
 
 class BrokerQueue:
-    """The Redis list behind Celery's `default` queue for this test run's key prefix."""
+    """The Redis lists behind Celery's `default` queue for this test run's key prefix (one per message priority)."""
 
     def __init__(self, name: str = "default"):
         self.client = redis.Redis.from_url(settings.REDIS_URL)
-        self.key = f"{settings.REDIS_KEY_PREFIX}:{name}"
+        self.keys = queue_keys(name)
 
     def __len__(self) -> int:
-        return self.client.llen(self.key)
+        return sum(self.client.llen(key) for key in self.keys)
 
     def task_ids(self) -> list[str]:
-        return [json.loads(raw)["headers"]["id"] for raw in self.client.lrange(self.key, 0, -1)]
+        """Every waiting message's task id, in the order a worker would take them."""
+        return [
+            json.loads(raw)["headers"]["id"] for key in self.keys for raw in reversed(self.client.lrange(key, 0, -1))
+        ]
 
     def clear(self) -> None:
-        self.client.delete(self.key)
+        self.client.delete(*self.keys)
 
 
 @pytest.fixture

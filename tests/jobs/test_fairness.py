@@ -1,0 +1,39 @@
+"""Fair turns between organizations in the job queue, on the real broker (issue #19): a free worker is handed the job of
+an organization with little in flight before a busy organization's batch, and a busy organization alone still gets
+all its jobs handed out, in its own order."""
+
+from __future__ import annotations
+
+from jobs.services import publish
+
+
+def handed_out(count: int) -> list[str]:
+    """The task ids of the default queue's next ``count`` messages, in the order Celery's Redis transport hands them
+    to a free worker (and off the queue, so no worker runs them)."""
+    from quizmarker.celery import app
+
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        messages = [channel.basic_get("default", no_ack=True) for _ in range(count)]
+    return [message.headers["id"] if message else None for message in messages]
+
+
+def test_a_lone_job_of_another_organization_is_handed_out_before_a_busy_organizations_batch(
+    only_this_tests_jobs, make_job, personas, broker_queue
+):
+    batch = []
+    for _ in range(30):  # Alpha's batch: each job is published as its upload is accepted, one after the other
+        job = make_job()
+        publish(job.pk)
+        job.refresh_from_db()
+        batch.append(job.celery_task_id)
+    lone = make_job(organization=personas.beta, user=personas.charlie)  # Beta uploads one script afterwards
+    publish(lone.pk)
+    lone.refresh_from_db()
+
+    order = handed_out(32)
+
+    assert order[31] is None, "every message was handed out: a busy organization's jobs are not held back"
+    assert order.index(lone.celery_task_id) == 2, "only Alpha's first two jobs (then its only ones) go before Beta's"
+    assert [task for task in order[:31] if task != lone.celery_task_id] == batch, "Alpha's jobs keep their order"
+    assert len(broker_queue) == 0
