@@ -207,14 +207,14 @@ class Client:
             "POST", "/api/v1/upload", parts.getvalue(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         )
 
-    def wait(self, job_id: str, timeout: float = 900) -> dict:
+    def wait(self, job_id: str, timeout: float = 900, poll: float = 0.25) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status, body = self.request("GET", f"/api/v1/jobs/{job_id}")
             job = body["data"]
             if job["status"] in ("completed", "failed", "cancelled"):
                 return job
-            time.sleep(0.25)  # a real client polls every 2 s; faster polling here would measure the polling
+            time.sleep(poll)  # a real client polls every 2 s; here 0.25 s, or the polling would be measured
         raise RuntimeError(f"job {job_id} did not finish")
 
 
@@ -248,7 +248,7 @@ def memory_mb(proc: subprocess.Popen) -> float:
     return total / 1048576
 
 
-def run_batch(client: Client, scripts: int, pages: int, flow: str) -> dict:
+def run_batch(client: Client, scripts: int, pages: int, flow: str, poll: float = 0.25) -> dict:
     """Each of ``scripts`` client threads uploads one script and waits for its grades. Flow ``one-step``: the upload
     asks for grading (grade=true) and the client follows the grading job its extraction result names. ``two-step``:
     the client waits for the extraction, then posts /grade, as clients of the earlier system do."""
@@ -262,7 +262,7 @@ def run_batch(client: Client, scripts: int, pages: int, flow: str) -> dict:
         if status != 202:
             failures.append(body)
             return
-        extraction = client.wait(body["data"]["job_id"])
+        extraction = client.wait(body["data"]["job_id"], poll=poll)
         if flow == "one-step":
             grading_job_id = (extraction.get("result") or {}).get("grading_job_id")
             if not grading_job_id:
@@ -279,7 +279,7 @@ def run_batch(client: Client, scripts: int, pages: int, flow: str) -> dict:
                 failures.append(body)
                 return
             grading_job_id = body["data"]["job_id"]
-        grading = client.wait(grading_job_id)
+        grading = client.wait(grading_job_id, poll=poll)
         if grading["status"] != "completed" or extraction["status"] != "completed":
             failures.append(grading)
         latencies.append(time.monotonic() - started)
@@ -437,6 +437,8 @@ def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
         concurrency = "1"
     else:
         concurrency = str(ARGS.worker_concurrency)
+    if mode != "sequential" and ARGS.worker_pool == "threads":  # as the Procfile's ai-worker: a connection a thread
+        worker_env["DATABASE_POOL_MAX_SIZE"] = str(int(concurrency) + 4)
     proc = stack.spawn(
         f"worker-{mode}",
         [
