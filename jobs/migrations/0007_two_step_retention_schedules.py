@@ -6,6 +6,7 @@ from django.db import migrations
 FILES = ("jobs.tasks.cleanup_expired_jobs", "Remove expired jobs' files and input/result (rows and logs stay)")
 OLD_FILES_NAME = "Delete finished jobs past their expiry and their files"
 HISTORY = ("jobs.tasks.remove_old_job_history", "Delete job rows, logs and sessions older than JOB_HISTORY_DAYS")
+HISTORY_INTERVAL = (1, "days")  # (every, period)
 
 
 def create(apps, schema_editor):
@@ -13,7 +14,8 @@ def create(apps, schema_editor):
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     task, description = FILES
     PeriodicTask.objects.filter(task=task, name=OLD_FILES_NAME).update(name=description, description=description)
-    daily, _ = IntervalSchedule.objects.get_or_create(every=1, period="days")
+    every, period = HISTORY_INTERVAL
+    daily, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
     task, description = HISTORY
     PeriodicTask.objects.update_or_create(
         name=description,

@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from datetime import datetime, timedelta
+from importlib import import_module
 
 import pytest
 from django.conf import settings
@@ -246,18 +247,23 @@ def test_orphan_removal_with_no_uploads_folder_does_nothing(media_root):
 # --- Beat schedules ----------------------------------------------------------------------------------
 
 
+def scheduled_by_the_migrations() -> dict[str, tuple[int, str]]:
+    """task -> (every, period), as the migrations that own the housekeeping schedules create them (not a copy that
+    could drift from them)."""
+    created = import_module("jobs.migrations.0003_beat_schedules").SCHEDULES
+    retention = import_module("jobs.migrations.0007_two_step_retention_schedules")
+    return {task: (every, period) for task, every, period, _ in created} | {
+        retention.HISTORY[0]: retention.HISTORY_INTERVAL
+    }
+
+
 def test_the_housekeeping_schedules_exist_after_migration():
     from django_celery_beat.models import PeriodicTask
 
     from quizmarker.celery import app
 
-    expected = {
-        "jobs.tasks.sweep_queued_jobs": (30, "seconds"),
-        "jobs.tasks.reap_stuck_jobs": (5, "minutes"),
-        "jobs.tasks.cleanup_expired_jobs": (1, "hours"),
-        "jobs.tasks.remove_old_job_history": (1, "days"),
-        "jobs.tasks.remove_orphaned_uploads": (6, "hours"),
-    }
+    expected = scheduled_by_the_migrations()
+    assert len(expected) == 5, "sweeper, reaper, files clean-up, history clean-up, orphaned uploads"
     schedules = {task.task: task for task in PeriodicTask.objects.filter(task__in=expected).select_related("interval")}
 
     assert set(schedules) == set(expected)
@@ -267,3 +273,13 @@ def test_the_housekeeping_schedules_exist_after_migration():
         assert task.enabled, name
         assert (task.interval.every, task.interval.period) == (every, period)
         assert name in app.tasks, f"{name} is scheduled but not registered with Celery"
+
+
+def test_the_sweeper_runs_at_least_as_often_as_a_job_may_wait_for_its_message():
+    """A job whose message never reached the broker is published again within 2 x JOB_SWEEP_AFTER_SECONDS: the sweep
+    comes round no less often than a job may wait for its message."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.select_related("interval").get(task="jobs.tasks.sweep_queued_jobs")
+    every = timedelta(**{task.interval.period: task.interval.every})
+    assert every <= timedelta(seconds=settings.JOB_SWEEP_AFTER_SECONDS)
