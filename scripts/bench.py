@@ -543,7 +543,14 @@ def main() -> int:
     )
     parser.add_argument("--fairness-scripts", type=int, default=100, help="the fairness case: A's batch")
     parser.add_argument(
-        "--fairness-delay", type=float, default=3.0, help="the fairness case: seconds between A's batch and B's upload"
+        "--fairness-delay", type=float, default=3.0, help="the fairness case: seconds between A's uploads and B's"
+    )
+    parser.add_argument(
+        "--fairness-latency",
+        type=float,
+        default=3.0,
+        help="the fairness case: the fake AI's latency (a vision call to a real provider takes seconds; at 1 s on a "
+        "loaded 2-core host, A's uploads took as long as its AI work, so B never met a backlog)",
     )
     parser.add_argument(
         "--database", default="quizmarker_bench", help="the database to (re)create: another name for a parallel run"
@@ -677,7 +684,10 @@ def main() -> int:
                 scripts=args.fairness_scripts,
                 pages=args.pages,
                 delay=args.fairness_delay,
+                ai_port=stack.ai_port,
+                latency=args.fairness_latency,
             )
+            reset_ai(stack.ai_port)  # back to --latency
         if args.mode == "fairness":
             stack.stop(worker)
             return report(args, rows)
@@ -714,6 +724,7 @@ def report(args, rows: list[tuple[str, str]]) -> int:
     if not args.no_write:
         fairness = (
             f" --fairness-scripts {args.fairness_scripts} --fairness-delay {args.fairness_delay}"
+            f" --fairness-latency {args.fairness_latency}"
             if args.mode in ("both", "fairness")
             else ""
         )

@@ -13,9 +13,11 @@ file: that is the web tier's capacity, not the fair share this case measures.)
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 
 TARGET_RATIO = 1.5
@@ -51,6 +53,13 @@ def accepted_uploads(env: dict, slug: str, since: float) -> int:
         ).fetchone()[0]
 
 
+def set_ai_latency(port: int, seconds: float) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/_control/config", method="POST", data=json.dumps({"latency": seconds}).encode()
+    )
+    urllib.request.urlopen(request).read()  # noqa: S310 - the fake AI server on loopback
+
+
 def fairness_rows(
     run_batch: Callable[..., dict],
     client_a,
@@ -60,10 +69,13 @@ def fairness_rows(
     scripts: int,
     pages: int,
     delay: float,
+    ai_port: int,
+    latency: float,
     idle_runs: int = 3,
 ) -> list[tuple[str, str]]:
     """Time B's one script idle, and under A's batch of ``scripts`` scripts: B uploads ``delay`` s after the last of
     A's uploads was accepted."""
+    set_ai_latency(ai_port, latency)
     idle = []
     for _ in range(idle_runs):
         run = run_batch(client_b, 1, pages, "one-step")
@@ -96,7 +108,8 @@ def fairness_rows(
     a_left = sum(1 for latency in a_result["latencies"] if a_started + latency > b_done)
     return [
         (
-            f"fairness: B's one script ({pages} pages), upload → graded, idle stack (median of {idle_runs})",
+            f"fairness: B's one script ({pages} pages, AI latency {latency:g} s), upload → graded, idle stack "
+            f"(median of {idle_runs})",
             f"{idle_time:.2f} s ({' / '.join(f'{t:.2f}' for t in idle)})",
         ),
         (
