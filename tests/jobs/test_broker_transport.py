@@ -32,12 +32,17 @@ def start_worker(env: dict, pool: str, log_path) -> subprocess.Popen:
 
 
 def send(env: dict, folder, name: str) -> None:
-    from celery import Celery
+    from celery import Celery, current_app
 
-    sender = Celery("broker_app_sender", broker=env["BROKER_APP_URL"])
+    from quizmarker.celery import app
+
+    # Not the process's current app: shared tasks (the webhook deliveries') publish through the current app, and
+    # would go on publishing to this test's Redis after it stopped (a random order once ran the webhook test next).
+    sender = Celery("broker_app_sender", broker=env["BROKER_APP_URL"], set_as_current=False)
     sender.conf.broker_transport_options = {"global_keyprefix": "broker-app:"}
     sender.send_task("broker_app.hold", args=[str(folder), name])
     sender.close()
+    assert current_app.main == app.main, "this process's shared tasks still publish through QuizMarker's app"
 
 
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
