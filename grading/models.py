@@ -27,6 +27,15 @@ class Student(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    @classmethod
+    def named(cls, name: str) -> Student | None:
+        """The learner a name read on a sheet stands for: the earliest of that name (any case), else a new one."""
+        if not name:
+            return None
+        return cls.objects.filter(full_name__iexact=name).order_by("created_at").first() or cls.objects.create(
+            full_name=name
+        )
+
 
 class SubmissionStatus(models.TextChoices):
     EXTRACTING = "extracting", "Reading the pages"
@@ -108,12 +117,20 @@ class Submission(models.Model):
     def needs_review(self) -> bool:
         return self.questions.filter(needs_review=True, final_score__isnull=True).exists()
 
+    @property
+    def flags(self) -> list[str]:
+        """Why this script needs a person before it is graded (grading.grouping.script_flags)."""
+        from grading.grouping import script_flags
+
+        return script_flags(learner_known=self.student_id is not None, question_count=len(self.questions.all()))
+
 
 class Page(models.Model):
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="pages")
     number = models.PositiveSmallIntegerField()
     file = models.CharField(max_length=300, help_text="Path in the upload storage")
     text = models.TextField(blank=True, help_text="What was read from the page")
+    student_name = models.CharField(max_length=200, blank=True, help_text="The learner's name read on this page.")
     legibility = models.FloatField(null=True, blank=True)
 
     class Meta:

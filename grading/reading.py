@@ -6,12 +6,12 @@ mark scheme when the script is graded (:mod:`grading.marking`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 
+from grading.grouping import Script, group_into_scripts, normal_name, second_answer_reason
 from grading.models import Page, QuestionResult, Student, Submission, SubmissionStatus
 from grading.pages import PageSource, build_pages
 from grading.pipeline import provider_for, record_usage, run_bounded
@@ -22,9 +22,24 @@ from grading.storage import job_folder, keep_page_image
 from grading.text_sheets import parse_text_page
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.services import JobContext
+from markschemes.models import MarkScheme
+from markschemes.services import published_for_standard
 
 
-def _extract(provider: Provider, page: PageSource, final_attempt: bool) -> PageResult:
+def _scheme_questions(job_input: dict) -> dict[int, str]:
+    """The questions (number → text) of the mark scheme the upload will be marked with, when known before reading:
+    they tell the reader which questions to look for and the grouping which question comes next."""
+    scheme = None
+    if job_input.get("mark_scheme_id"):
+        scheme = MarkScheme.objects.filter(pk=job_input["mark_scheme_id"]).first()
+    elif job_input.get("standard_id"):
+        scheme = published_for_standard(int(job_input["standard_id"]))
+    return dict(scheme.questions.values_list("number", "text")) if scheme else {}
+
+
+def _extract(
+    provider: Provider, page: PageSource, final_attempt: bool, questions: dict[int, str] | None = None
+) -> PageResult:
     if page.text is not None:
         return PageResult(extraction=parse_text_page(page.text), source="pdf_text")
     if page.error:  # the file sandbox could not open this page
@@ -32,7 +47,7 @@ def _extract(provider: Provider, page: PageSource, final_attempt: bool) -> PageR
     last_error = ""
     for _ in range(2):  # one more try for a reply we could not use
         try:
-            return provider.extract_page(page)
+            return provider.extract_page(page, questions=questions)
         except InvalidReply as exc:
             last_error = str(exc)
         except TransientJobError as exc:
@@ -46,64 +61,10 @@ def _extract(provider: Provider, page: PageSource, final_attempt: bool) -> PageR
     )
 
 
-@dataclass
-class Script:
-    pages: list[tuple[PageSource, PageResult]] = field(default_factory=list)
-    student_name: str = ""
-    standard: int | None = None
-    last_question: int = 0
-
-
-def _normal(name: str | None) -> str:
-    return " ".join((name or "").split()).strip(" .:_-").title()
-
-
-def group_into_scripts(pages: list[tuple[PageSource, PageResult]], files: list[dict]) -> list[Script]:
-    """One script per learner: a PDF is one script; consecutive photos belong together until the name changes, or
-    the question numbers start again on a page with no name."""
-    scripts: list[Script] = []
-    for source, result in pages:
-        extraction = result.extraction
-        name = _normal(extraction.student_name) if extraction else ""
-        numbers = [q.number for q in extraction.questions] if extraction else []
-        current = scripts[-1] if scripts else None
-        is_pdf = files[source.file_index]["content_type"] == "application/pdf"
-        first_page_of_file = not any(p.file_index == source.file_index for p, _ in (current.pages if current else []))
-        new_script = (
-            current is None
-            or (is_pdf and first_page_of_file)
-            or (
-                not is_pdf
-                and first_page_of_file
-                and files[current.pages[-1][0].file_index]["content_type"] == "application/pdf"
-            )
-            or (name and current.student_name and name != current.student_name)
-            or (not name and numbers and current.last_question and min(numbers) <= 1 < current.last_question)
-        )
-        if new_script:
-            current = Script()
-            scripts.append(current)
-        current.pages.append((source, result))
-        if name and not current.student_name:
-            current.student_name = name
-        if extraction and extraction.standard and not current.standard:
-            current.standard = extraction.standard
-        if numbers:
-            current.last_question = max(current.last_question, max(numbers))
-    return scripts
-
-
-def _match_student(name: str) -> Student | None:
-    if not name:
-        return None
-    student = Student.objects.filter(full_name__iexact=name).order_by("created_at").first()
-    return student or Student.objects.create(full_name=name)
-
-
 def _save_script(script: Script, job, standard_id: int | None) -> Submission:
     first_source = script.pages[0][1].source
     submission = Submission.objects.create(
-        student=_match_student(script.student_name),
+        student=Student.named(script.student_name),
         detected_student_name=script.student_name,
         standard=standard_id or script.standard,
         detected_standard=script.standard,
@@ -114,6 +75,12 @@ def _save_script(script: Script, job, standard_id: int | None) -> Submission:
         extraction_source=first_source,
         uploaded_by=job.user.email if job.user else "",
     )
+    read = [
+        (position, q)
+        for position, (_, result) in enumerate(script.pages, start=1)
+        for q in (result.extraction.questions if result.extraction else [])
+    ]
+    spare = iter(range(max((q.number for _, q in read), default=0) + 1, 10_000))
     questions: dict[int, QuestionResult] = {}
     for position, (source, result) in enumerate(script.pages, start=1):
         extraction = result.extraction
@@ -125,24 +92,24 @@ def _save_script(script: Script, job, standard_id: int | None) -> Submission:
             if source.path
             else "",
             legibility=legibility,
+            student_name=normal_name(extraction.student_name if extraction else ""),
             text=result.error or "\n\n".join(f"{q.number}. {q.question}\n{q.answer}" for q in extraction.questions),
         )
-        for q in extraction.questions if extraction else []:
-            if q.number in questions:  # an answer that continues on the next page
-                existing = questions[q.number]
-                existing.answer_text = f"{existing.answer_text} {q.answer}".strip()
-                existing.legibility = min(existing.legibility, q.legibility)
-                continue
-            questions[q.number] = QuestionResult(
-                submission=submission,
-                number=q.number,
-                question_text=q.question,
-                answer_text=q.answer,
-                page_number=position,
-                legibility=q.legibility,
-                max_score=Decimal(settings.DEFAULT_QUESTION_MARKS),  # the mark scheme's, once graded
-                detected_max_score=q.max_score,
-            )
+    for position, q in read:
+        row = QuestionResult(
+            submission=submission,
+            number=q.number,
+            question_text=q.question,
+            answer_text=q.answer,
+            page_number=position,
+            legibility=q.legibility,
+            max_score=Decimal(settings.DEFAULT_QUESTION_MARKS),  # the mark scheme's, once graded
+            detected_max_score=q.max_score,
+        )
+        if q.number in questions:  # a second answer to the same question: kept apart, never joined
+            row.number, row.detected_number = next(spare), q.number
+            row.needs_review, row.review_reason = True, second_answer_reason(q.number)
+        questions[row.number] = row
     QuestionResult.objects.bulk_create(questions.values())
     return submission
 
@@ -155,6 +122,7 @@ def run_extraction_job(context: JobContext) -> dict:
     standard_id = job.input.get("standard_id")
     provider = provider_for(job.organization)
     final_attempt = job.retry_count >= job.max_retries
+    scheme_questions = _scheme_questions(job.input)
 
     context.progress(2, "Preparing the pages")
     pages = build_pages(files, job_folder(job.organization.schema_name, job.pk))
@@ -169,11 +137,12 @@ def run_extraction_job(context: JobContext) -> dict:
             context.log(f"Page {page.number}: {result.error}", "warning")
         report(count)
 
-    run_bounded(
-        context, pages, lambda page: _extract(provider, page, final_attempt), settings.EXTRACTION_PAGE_CONCURRENCY, done
-    )
+    def work(page: PageSource) -> PageResult:
+        return _extract(provider, page, final_attempt, scheme_questions)
 
-    scripts = group_into_scripts([(page, results[page.number]) for page in pages], files)
+    run_bounded(context, pages, work, settings.EXTRACTION_PAGE_CONCURRENCY, done)
+
+    scripts = group_into_scripts([(page, results[page.number]) for page in pages], sorted(scheme_questions))
     context.progress(95, "Saving the transcription")
     with transaction.atomic():
         submissions = [_save_script(script, job, standard_id) for script in scripts]
@@ -186,6 +155,7 @@ def run_extraction_job(context: JobContext) -> dict:
                     "questions": s.questions.count(),
                     "standard_id": s.standard,
                     "detected_standard": s.detected_standard,
+                    "flags": s.flags,
                 }
                 for s in submissions
             ],

@@ -301,7 +301,20 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
 
     Returns what to add to the upload job's result: the grading job's id, or why grading did not start (the standard
     could not be detected, or the plan or budget ran out while the pages were read). The transcription is kept either
-    way and can be graded later with POST /grade."""
+    way and can be graded later with POST /grade.
+
+    A script flagged for a person (learner not identified, no question found: :attr:`Submission.flags`) is held
+    back: it is graded once the assessor has checked it, so pages can still be moved between scripts and nothing is
+    scored that was never read."""
+    held = [str(s.pk) for s in submissions if s.flags]
+    submissions = [s for s in submissions if not s.flags]
+    if not submissions:
+        return {
+            "grading_job_id": None,
+            "grading_error": "Every script needs a person's check before grading (see each script's flags).",
+            "grading_error_code": "NEEDS_REVIEW",
+            "held_for_review": held,
+        }
     try:
         with transaction.atomic():
             job = start_grading(
@@ -315,8 +328,13 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
             if upload.input.get("callback_url"):
                 webhooks.attach_callback(job, upload.input["callback_url"])
     except ApiError as exc:
-        return {"grading_job_id": None, "grading_error": str(exc.detail), "grading_error_code": exc.error_code}
-    return {"grading_job_id": str(job.pk)}
+        return {
+            "grading_job_id": None,
+            "grading_error": str(exc.detail),
+            "grading_error_code": exc.error_code,
+            "held_for_review": held,
+        }
+    return {"grading_job_id": str(job.pk), "held_for_review": held}
 
 
 def _tick_points(question: QuestionResult, points: Mapping[int, bool], *, by: str) -> tuple[list[dict], Decimal]:

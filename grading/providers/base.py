@@ -35,7 +35,8 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def extract_page(self, page: PageSource) -> PageResult: ...
+    def extract_page(self, page: PageSource, questions: dict[int, str] | None = None) -> PageResult:
+        """One page's transcription; ``questions``: the mark scheme's (number → text), when known before reading."""
 
     def grade_script(
         self, standard: Standard, reference: str, answers: list[AnswerToGrade]

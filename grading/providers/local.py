@@ -31,9 +31,9 @@ class LocalProvider:
     name = "local"
     model = "local"
 
-    def extract_page(self, page: PageSource) -> PageResult:
+    def extract_page(self, page: PageSource, questions: dict[int, str] | None = None) -> PageResult:
         started = time.monotonic()
-        transcription = local_ocr.transcribe_page(page.image())
+        transcription = local_ocr.transcribe_page(page.image(), expected=questions)
         questions = []
         for q in transcription.questions:
             marks = _MARKS.search(q.question)

@@ -302,7 +302,9 @@ class OpenAIProvider:
         exc.usage = usage  # type: ignore[attr-defined]
         return exc
 
-    def extract_page(self, page: PageSource) -> PageResult:
+    def extract_page(self, page: PageSource, questions: dict[int, str] | None = None) -> PageResult:
+        # The vision model reads the printed numbers and text itself; ``questions`` (the scheme's) is for readers
+        # that need help finding them. Answers are matched to the scheme when marking (grading.matching).
         messages = [
             {"role": "system", "content": EXTRACTION_SYSTEM},
             {

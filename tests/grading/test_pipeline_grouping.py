@@ -1,16 +1,12 @@
-"""How a batch of read pages becomes one script per learner (`group_into_scripts`), pinned as the rule is today:
-a new script starts at the first page, at every PDF file, at a photo after a PDF, when the written name changes, and
-on a page with no name whose question numbers start again. (The offline-reading issue changes this rule; these tests
-pin whichever rule is current.)"""
+"""How a batch of read pages becomes one script per learner (`grading.grouping.group_into_scripts`): a page
+continues the script before it only on positive evidence (its questions continue that script's, under no name or the
+same name); anything else is a script of its own, and a script with no name is flagged "learner not identified"."""
 
 from __future__ import annotations
 
+from grading.grouping import LEARNER_NOT_IDENTIFIED, NO_QUESTIONS_FOUND, group_into_scripts, script_flags
 from grading.pages import PageSource
 from grading.providers.schemas import ExtractedQuestion, PageExtraction, PageResult
-from grading.reading import group_into_scripts
-
-PHOTO = {"content_type": "image/png"}
-PDF = {"content_type": "application/pdf"}
 
 
 def read(number: int, name: str | None, questions: list[int], *, file: int | None = None, standard=None):
@@ -44,72 +40,91 @@ def test_several_learners_in_one_upload_are_one_script_each():
         read(3, "Sam Lee", [1, 2]),
         read(4, "Ali Khan", [1]),
     ]
-    scripts = group_into_scripts(pages, [PHOTO] * 4)
+    scripts = group_into_scripts(pages)
     assert shape(scripts) == [("Jane Doe", [1, 2]), ("Sam Lee", [3]), ("Ali Khan", [4])]
     assert [s.standard for s in scripts] == [3, None, None]
     assert [s.last_question for s in scripts] == [3, 2, 1]
 
 
-def test_two_pages_of_one_learner_are_one_script_whatever_the_spacing_and_case_of_the_name():
-    pages = [read(1, "  jane   doe. ", [1, 2]), read(2, "JANE DOE", [3, 4], standard=5)]
-    [script] = group_into_scripts(pages, [PHOTO] * 2)
-    assert shape([script]) == [("Jane Doe", [1, 2])]
+def test_two_pages_of_one_learner_page_two_unnamed_with_continuing_numbers_are_one_script():
+    pages = [read(1, "  jane   doe. ", [1, 2]), read(2, None, [3, 4], standard=5), read(3, "", [5])]
+    [script] = group_into_scripts(pages)
+    assert shape([script]) == [("Jane Doe", [1, 2, 3])]
     assert script.standard == 5, "the standard is taken from the first page that shows one"
-    assert script.last_question == 4
+    assert script.last_question == 5
 
 
-def test_a_page_without_a_name_continues_the_learner_before_it():
-    pages = [read(1, "Jane Doe", [1, 2]), read(2, None, [3, 4]), read(3, "", [5])]
-    assert shape(group_into_scripts(pages, [PHOTO] * 3)) == [("Jane Doe", [1, 2, 3])]
+def test_a_second_page_under_the_same_name_whose_numbers_continue_is_the_same_script():
+    pages = [read(1, "Jane Doe", [1, 2]), read(2, "JANE DOE", [3, 4])]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1, 2])]
 
 
-def test_a_page_without_a_name_whose_questions_start_again_is_another_learner():
-    pages = [read(1, "Jane Doe", [1, 2, 3]), read(2, None, [1, 2]), read(3, None, [3])]
-    assert shape(group_into_scripts(pages, [PHOTO] * 3)) == [("Jane Doe", [1]), ("", [2, 3])]
+def test_a_page_without_a_name_whose_numbers_do_not_continue_is_a_script_of_its_own():
+    pages = [
+        read(1, "Jane Doe", [1, 2, 3]),
+        read(2, None, [1, 2]),  # starts again: another learner
+        read(3, None, [3]),  # continues page 2, not Jane
+        read(4, None, [5]),  # skips question 4: no evidence it continues
+        read(5, None, [2]),  # goes back
+    ]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1]), ("", [2, 3]), ("", [4]), ("", [5])]
 
 
-def test_a_first_page_without_a_name_takes_the_name_written_on_a_later_page():
+def test_a_second_attempt_under_the_same_name_is_a_second_script():
+    pages = [read(1, "Tom Baker", [1, 2, 3]), read(2, "Tom Baker", [1, 2, 3])]
+    assert shape(group_into_scripts(pages)) == [("Tom Baker", [1]), ("Tom Baker", [2])]
+
+
+def test_a_named_page_never_joins_an_unnamed_script_before_it():
     pages = [read(1, None, [1, 2]), read(2, "Sam Lee", [3])]
-    assert shape(group_into_scripts(pages, [PHOTO] * 2)) == [("Sam Lee", [1, 2])]
+    assert shape(group_into_scripts(pages)) == [("", [1]), ("Sam Lee", [2])]
 
 
-def test_a_second_attempt_under_the_same_name_is_folded_into_the_first_script():
-    # Pinned as it is today: with a name on the page, question numbers that start again do not start a new script
-    # (the answers to the same question number are then joined when saved; see test_pipeline_steps).
-    pages = [read(1, "Jane Doe", [1, 2, 3]), read(2, "Jane Doe", [1, 2, 3])]
-    assert shape(group_into_scripts(pages, [PHOTO] * 2)) == [("Jane Doe", [1, 2])]
-
-
-def test_an_unreadable_page_stays_with_the_learner_before_it():
+def test_an_unreadable_page_is_a_script_of_its_own_and_the_page_after_it_too():
     pages = [read(1, "Jane Doe", [1]), unreadable(2), read(3, None, [2])]
-    assert shape(group_into_scripts(pages, [PHOTO] * 3)) == [("Jane Doe", [1, 2, 3])]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1]), ("", [2]), ("", [3])]
 
 
-def test_a_pdf_of_several_learners_is_split_where_the_name_changes():
+def test_a_page_where_no_question_was_found_is_a_script_of_its_own():
+    pages = [read(1, "Jane Doe", [1, 2]), read(2, None, []), read(3, "Jane Doe", [])]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1]), ("", [2]), ("Jane Doe", [3])]
+
+
+def test_with_the_mark_scheme_a_page_continues_at_the_schemes_next_question():
+    # The scheme has no question 3: a page starting at 4 continues one that ended at 2.
+    pages = [read(1, "Jane Doe", [1, 2]), read(2, None, [4, 5]), read(3, None, [7])]
+    scripts = group_into_scripts(pages, [1, 2, 4, 5, 6])
+    assert shape(scripts) == [("Jane Doe", [1, 2]), ("", [3])]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1]), ("", [2]), ("", [3])], "without it: 3 is next"
+
+
+def test_a_pdf_of_several_learners_is_split_at_each_learner():
     pages = [
         read(1, "Jane Doe", [1, 2], file=0),
         read(2, None, [3], file=0),
         read(3, "Sam Lee", [1, 2], file=0),
-        read(4, None, [1, 2], file=0),  # no name and the numbers start again: a third learner
+        read(4, None, [1, 2], file=0),  # no name and the numbers start again: a third learner, not identified
+        read(5, "Sam Lee", [1], file=0),  # Sam's second attempt
     ]
-    assert shape(group_into_scripts(pages, [PDF])) == [("Jane Doe", [1, 2]), ("Sam Lee", [3]), ("", [4])]
-
-
-def test_each_pdf_file_starts_its_own_script_even_under_the_same_name():
-    pages = [read(1, "Jane Doe", [1, 2], file=0), read(2, "Jane Doe", [3, 4], file=1)]
-    assert shape(group_into_scripts(pages, [PDF, PDF])) == [("Jane Doe", [1]), ("Jane Doe", [2])]
-
-
-def test_a_photo_after_a_pdf_starts_a_new_script_and_a_pdf_after_photos_too():
-    pages = [
-        read(1, "Jane Doe", [1, 2], file=0),
-        read(2, "Jane Doe", [3], file=1),
-        read(3, "Jane Doe", [4], file=2),
-        read(4, "Jane Doe", [5], file=3),
+    assert shape(group_into_scripts(pages)) == [
+        ("Jane Doe", [1, 2]),
+        ("Sam Lee", [3]),
+        ("", [4]),
+        ("Sam Lee", [5]),
     ]
-    files = [PDF, PHOTO, PHOTO, PDF]
-    assert shape(group_into_scripts(pages, files)) == [("Jane Doe", [1]), ("Jane Doe", [2, 3]), ("Jane Doe", [4])]
+
+
+def test_a_new_file_continues_only_on_the_same_evidence_as_a_page_of_the_same_file():
+    pages = [read(1, "Jane Doe", [1, 2], file=0), read(2, None, [3], file=1), read(3, None, [1], file=2)]
+    assert shape(group_into_scripts(pages)) == [("Jane Doe", [1, 2]), ("", [3])]
+
+
+def test_a_script_without_a_name_or_without_questions_is_flagged_and_a_named_one_with_answers_is_not():
+    assert script_flags(learner_known=True, question_count=3) == []
+    assert script_flags(learner_known=False, question_count=3) == [LEARNER_NOT_IDENTIFIED]
+    assert script_flags(learner_known=True, question_count=0) == [NO_QUESTIONS_FOUND]
+    assert LEARNER_NOT_IDENTIFIED.startswith("Learner not identified:")
 
 
 def test_nothing_read_is_no_script():
-    assert group_into_scripts([], []) == []
+    assert group_into_scripts([]) == []

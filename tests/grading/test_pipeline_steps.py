@@ -14,6 +14,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django_tenants.utils import schema_context
 
+from grading.grouping import (
+    LEARNER_NOT_IDENTIFIED,
+    NO_QUESTIONS_FOUND,
+    Script,
+    group_into_scripts,
+    second_answer_reason,
+)
 from grading.limiter import current_share
 from grading.marking import grade_script
 from grading.models import QuestionResult, Student
@@ -21,7 +28,7 @@ from grading.pages import PageSource
 from grading.pipeline import LOW_LEGIBILITY, hard_to_read, run_bounded
 from grading.providers.openai_provider import OpenAIProvider
 from grading.providers.schemas import ExtractedQuestion, PageExtraction, PageResult
-from grading.reading import Script, _extract, _save_script, group_into_scripts
+from grading.reading import _extract, _save_script
 from grading.standards import get_standard, reference_text
 from jobs.errors import TransientJobError
 from jobs.models import BackgroundJob
@@ -240,32 +247,42 @@ def job(db, personas):
     return BackgroundJob.objects.create(organization=personas.alpha, user=personas.bob, job_type="extraction")
 
 
-def test_two_pages_of_one_learner_are_saved_as_one_submission_with_an_answer_across_the_pages(photo, job, settings):
+def test_two_pages_of_one_learner_are_one_submission_and_two_answers_to_one_question_are_kept_apart(
+    photo, job, settings
+):
     pages = [
-        _page(1, "Jane Doe", [(1, "First answer.", 0.9), (2, "Starts here", 0.8)], photo.path),
-        _page(2, None, [(2, "and ends here.", 0.3), (3, "Third.", 0.7)], photo.path, max_score=4),
+        _page(1, "Jane Doe", [(1, "First answer.", 0.9), (2, "Second.", 0.8)], photo.path),
+        _page(2, None, [(3, "Third.", 0.7), (3, "Third again.", 0.3)], photo.path, max_score=4),
         (PageSource(3, 2, photo.path), PageResult(None, source="vision", error="This page could not be read.")),
     ]
-    [script] = group_into_scripts(pages, [{"content_type": "image/png"}] * 3)
+    script, unreadable = group_into_scripts(pages)
     with schema_context("alpha"):
         submission = _save_script(script, job, standard_id=3)
-        assert submission.student.full_name == "Jane Doe" and submission.page_count == 3
+        assert submission.student.full_name == "Jane Doe" and submission.page_count == 2
         assert submission.standard == 3 and submission.upload_job_id == job.pk
-        assert submission.uploaded_by == "bob@alpha.test"
+        assert submission.uploaded_by == "bob@alpha.test" and submission.flags == []
         rows = [
-            (q.number, q.answer_text, q.legibility, q.page_number, q.max_score, q.detected_max_score)
+            (q.number, q.detected_number, q.answer_text, q.legibility, q.page_number, q.max_score, q.detected_max_score)
             for q in submission.questions.order_by("number")
         ]
         default = Decimal(settings.DEFAULT_QUESTION_MARKS)
         assert rows == [
-            (1, "First answer.", 0.9, 1, default, None),
-            (2, "Starts here and ends here.", 0.3, 1, default, None),  # the least legible part counts
-            (3, "Third.", 0.7, 2, default, Decimal(4)),  # the sheet's "4 marks" is only shown: marks are the scheme's
+            (1, None, "First answer.", 0.9, 1, default, None),
+            (2, None, "Second.", 0.8, 1, default, None),
+            (3, None, "Third.", 0.7, 2, default, Decimal(4)),  # the sheet's "4 marks" is only shown
+            (4, 3, "Third again.", 0.3, 2, default, Decimal(4)),  # never joined to the first: a row of its own
         ]
-        pages_saved = [(p.number, p.legibility, p.text) for p in submission.pages.order_by("number")]
-        assert pages_saved[0][:2] == (1, 0.8) and pages_saved[1][:2] == (2, 0.3)
-        assert pages_saved[2] == (3, 0.0, "This page could not be read.")
+        flagged = [(q.number, q.needs_review, q.review_reason) for q in submission.questions.order_by("number")]
+        assert flagged == [(1, False, ""), (2, False, ""), (3, False, ""), (4, True, second_answer_reason(3))]
+        pages_saved = [(p.number, p.legibility, p.student_name) for p in submission.pages.order_by("number")]
+        assert pages_saved == [(1, 0.8, "Jane Doe"), (2, 0.3, "")]
         assert all(p.file.startswith(f"pages/alpha/{submission.pk}/") for p in submission.pages.all())
+
+        lost = _save_script(unreadable, job, standard_id=3)
+        assert [(p.number, p.legibility, p.text) for p in lost.pages.all()] == [
+            (1, 0.0, "This page could not be read.")
+        ]
+        assert lost.student is None and lost.flags == [LEARNER_NOT_IDENTIFIED, NO_QUESTIONS_FOUND]
 
 
 def test_a_second_attempt_under_the_same_name_is_the_same_learner(photo, job):
@@ -281,16 +298,16 @@ def test_a_second_attempt_under_the_same_name_is_the_same_learner(photo, job):
         assert nameless.student is None and nameless.questions.count() == 0
 
 
-def test_a_same_name_second_attempt_in_one_upload_joins_its_answers_today(photo, job):
-    # Pinned as the grouping rule is today (see test_pipeline_grouping): one script, answers joined per number.
+def test_a_same_name_second_attempt_in_one_upload_is_a_second_submission_with_its_own_answers(photo, job):
     pages = [
         _page(1, "Jane Doe", [(1, "Try one.", 0.9)], photo.path),
         _page(2, "Jane Doe", [(1, "Try two.", 0.9)], photo.path),
     ]
-    [script] = group_into_scripts(pages, [{"content_type": "image/png"}] * 2)
     with schema_context("alpha"):
-        submission = _save_script(script, job, standard_id=3)
-        assert list(submission.questions.values_list("number", "answer_text")) == [(1, "Try one. Try two.")]
+        first, second = (_save_script(script, job, standard_id=3) for script in group_into_scripts(pages))
+        assert list(first.questions.values_list("number", "answer_text")) == [(1, "Try one.")]
+        assert list(second.questions.values_list("number", "answer_text")) == [(1, "Try two.")]
+        assert first.student_id == second.student_id, "the same learner, two submissions"
 
 
 # --- The bounded pool ---------------------------------------------------------------------------
