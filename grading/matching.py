@@ -54,6 +54,15 @@ def similarity(a: str, b: str) -> float:
     return min(1.0, 2 * shared / (len(wa) + len(wb)))
 
 
+def containment(part: str, whole: str) -> tuple[float, int]:
+    """How much of ``part``'s content wording is in ``whole`` (0 to 1, tolerant of OCR slips), and how many content
+    words ``part`` has: a line of a printed question is contained in the question's text."""
+    wp, ww = _words(part), _words(whole)
+    if not wp or not ww:
+        return 0.0, len(wp)
+    return sum(1 for word in wp if any(_same_word(word, other) for other in ww)) / len(wp), len(wp)
+
+
 @dataclass(frozen=True)
 class Printed:
     """One transcribed answer, as the sheet numbered and worded its question."""

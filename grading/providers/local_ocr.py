@@ -241,14 +241,17 @@ def _read_lines_raw(page: np.ndarray, options: OcrOptions) -> list[Line]:
     return lines
 
 
-def transcribe_page(image: Image.Image, options: OcrOptions | None = None) -> PageTranscription:
-    """Transcribe one answer-sheet page (already EXIF-transposed, RGB)."""
+def transcribe_page(
+    image: Image.Image, options: OcrOptions | None = None, expected: dict[int, str] | None = None
+) -> PageTranscription:
+    """Transcribe one answer-sheet page (already EXIF-transposed, RGB); ``expected``: the mark scheme's questions
+    (number → text), which anchor the question boundaries when given."""
     options = options or OcrOptions()
     page = prepare(image, options)
     lines = _read_lines(page, options)
 
     student_name, standard = read_header(lines)
-    questions = split_questions(lines)
+    questions = split_questions(lines, expected or {})
     chars = sum(len(ln.text) for ln in lines)
     confidence = sum(ln.score * len(ln.text) for ln in lines) / chars if chars else 0.0
     return PageTranscription(
