@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from grading.marking_records import no_score, not_answered, outside_scheme, save_grades
+from grading.marking_records import no_score, not_answered, not_found, outside_scheme, save_grades
 from grading.matching import Printed, match_answers
 from grading.models import QuestionResult, Submission
 from grading.pipeline import hard_to_read, provider_for, record_usage, run_bounded
@@ -126,14 +126,24 @@ def grade_script(
     *,
     hard_pages: bool = False,
     other_standard: str = "",
+    missing: frozenset[int] | set[int] = frozenset(),
 ) -> ScriptGrades:
     """Grade one learner's matched answers (:func:`match_to_scheme`). Never invents a score: what cannot be graded is
-    left for a person; an answer outside the scheme is never scored."""
+    left for a person; an answer outside the scheme is never scored. ``missing``: the scheme questions no answer on
+    the sheet was matched to; on a script whose pages were hard to read (or where nothing was read) they are "not
+    found on the sheet", unscored, rather than "not answered"."""
     answers, grades, notes = [], {}, []
     flagged: dict[int, str] = {}
+    matched_numbers = {
+        q.detected_number or q.number for q in questions if q.number not in missing and not q.outside_scheme
+    }
+    nothing_read = bool(missing) and all(q.number in missing for q in questions)
     for q in questions:
         if q.outside_scheme:
-            grades[q.number] = outside_scheme(q)
+            grades[q.number] = outside_scheme(q, second_answer=(q.detected_number or q.number) in matched_numbers)
+            continue
+        if q.number in missing and (hard_pages or nothing_read):  # a scheme question not found on the sheet
+            grades[q.number] = not_found(q)
             continue
         cleaned, had_instruction = split_instructions(q.answer_text)
         if had_instruction:
@@ -218,7 +228,10 @@ def run_grading_job(context: JobContext) -> dict:
     # Matched in this thread: the scheme's questions and points are prefetched, so the grading threads read them
     # from memory and never query (a thread's own connection would not be in the organization's schema).
     matched = {s.pk: match_to_scheme(s, scheme) for s in submissions}
-    contexts = {s.pk: _script_context(s, scheme) for s in submissions}
+    contexts = {
+        s.pk: _script_context(s, scheme) | {"missing": {r.number for r in matched[s.pk] if r.pk is None}}
+        for s in submissions
+    }
     graded: dict[object, ScriptGrades] = {}
     report = context.callback(5, 95, len(submissions), "Graded {done} of {total} script(s)")
 

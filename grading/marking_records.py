@@ -7,11 +7,16 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from grading.grouping import second_answer_reason
 from grading.models import PointDecision, QuestionResult, ScoreChange, Submission, SubmissionStatus
 from grading.providers.schemas import Grade
 from markschemes.models import MarkScheme
 
 NOT_ANSWERED = "Not answered."
+QUESTION_NOT_FOUND = (
+    "Question not found on the sheet: a page was hard to read, so its answer may have been missed. Check the page "
+    "images and mark it."
+)
 RENUMBER_FROM = 10000  # temporary numbers while answers move to their scheme question's number
 
 
@@ -41,8 +46,29 @@ def not_answered(q: QuestionResult, *, hard_pages: bool) -> Grade:
     )
 
 
-def outside_scheme(q: QuestionResult) -> Grade:
+def not_found(q: QuestionResult) -> Grade:
+    """A scheme question with no answer found on a script whose pages were hard to read (or where nothing was read):
+    its answer may be there, unread. No score; a person looks."""
+    return Grade(
+        number=q.number,
+        score=None,
+        max_score=float(q.max_score),
+        confidence=0.0,
+        feedback="",
+        needs_review=True,
+        review_reason=QUESTION_NOT_FOUND,
+    )
+
+
+def outside_scheme(q: QuestionResult, *, second_answer: bool = False) -> Grade:
     printed = q.detected_number or q.number
+    if second_answer:
+        reason = second_answer_reason(printed) + " The second one is shown but not scored."
+    else:
+        reason = (
+            f"The mark scheme has no such question (question {printed} on the sheet); the answer is shown but "
+            "never scored."
+        )
     return Grade(
         number=q.number,
         score=None,
@@ -50,10 +76,7 @@ def outside_scheme(q: QuestionResult) -> Grade:
         confidence=1.0,
         feedback="",
         needs_review=True,
-        review_reason=(
-            f"The mark scheme has no such question (question {printed} on the sheet); the answer is shown but "
-            "never scored."
-        ),
+        review_reason=reason[:300],
     )
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
+from grading.marking_records import QUESTION_NOT_FOUND
 from grading.models import Submission
 from grading.providers.schemas import GRADING_PROMPT_VERSION
 from integrations import services as webhooks
@@ -214,7 +215,7 @@ def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_
         2: (None, "", True, "The AI could not grade this answer (the answer could not be read); please mark it."),
         3: ("1.00", COMPLAINT_1_OF_4, True, "The handwriting was hard to read; check the transcription."),
         4: ("0.00", "Not answered.", True, hard_page),  # left blank, but on a page that was hard to read
-        5: ("0.00", "Not answered.", True, hard_page),
+        5: (None, "", True, QUESTION_NOT_FOUND),  # not on the sheet as read: maybe there, unread; not scored 0
     }
     assert detail["status"] == "needs_review" and detail["total_score"] is None
     assert grading.result["submissions"][0]["needs_review"] == 4
