@@ -58,6 +58,11 @@ class StudentSerializer(serializers.ModelSerializer):
 class SubmissionSerializer(serializers.ModelSerializer):
     student = StudentSerializer(read_only=True)
     needs_review = serializers.SerializerMethodField()
+    flags = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Why the script needs a person before grading: learner not identified, no question found.",
+    )
     mark_scheme = MarkSchemeVersionSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -72,6 +77,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "status",
             "grading_error",
             "needs_review",
+            "flags",
             "page_count",
             "extraction_source",
             "total_score",

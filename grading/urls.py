@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from grading.views import dashboard, jobs, results, review, students, submissions, uploads
+from grading.views import dashboard, jobs, results, review, scripts, students, submissions, uploads
 
 app_name = "grading"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("submissions/<uuid:submission_id>/", results.submission_detail, name="submission-detail"),
     path("submissions/<uuid:submission_id>/review/", review.review, name="submission-review"),
     path("submissions/<uuid:submission_id>/pages/<int:number>/", review.page_image, name="page-image"),
+    path("submissions/<uuid:submission_id>/scripts/", scripts.edit_scripts, name="script-edit"),
     path(
         "submissions/<uuid:submission_id>/questions/<int:number>/override/",
         results.override,

@@ -26,6 +26,7 @@ ERROR_CODES = {
     "JOB_NOT_COMPLETED": (409, "The job has not completed yet; details: status, progress."),
     "JOB_ALREADY_FINISHED": (409, "The job has already finished and cannot be cancelled; details: status."),
     "JOB_ALREADY_RUNNING": (409, "These scripts are already being graded; details: submission_ids."),
+    "SCRIPT_ALREADY_GRADED": (409, "The script is graded or being graded: its pages stay; details: status."),
     "DRAFT_EXISTS": (409, "The mark scheme already has a draft version: edit that one; details: draft_id, version."),
     "SCHEME_NOT_DRAFT": (409, "Only a draft mark scheme can be published; details: state."),
     "JOB_EXPIRED": (410, "The job expired: its files, input and result were removed (details: files_removed_at)."),

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from grading import api as grading_api
+from grading import script_api
 from integrations import api as integrations_api
 from jobs import api as jobs_api
 from markschemes import api as markschemes_api
@@ -38,6 +39,9 @@ urlpatterns = [
     path("standards", grading_api.StandardsView.as_view(), name="api-standards"),
     path("submissions", grading_api.SubmissionListView.as_view(), name="api-submission-list"),
     path("submissions/<uuid:submission_id>", grading_api.SubmissionDetailView.as_view(), name="api-submission-detail"),
+    path("submissions/<uuid:submission_id>/split", script_api.SplitView.as_view(), name="api-submission-split"),
+    path("submissions/<uuid:submission_id>/move-pages", script_api.MovePagesView.as_view(), name="api-submission-move"),
+    path("submissions/<uuid:submission_id>/merge", script_api.MergeView.as_view(), name="api-submission-merge"),
     path(
         "submissions/<uuid:submission_id>/questions/<int:number>",
         grading_api.QuestionOverrideView.as_view(),

@@ -15,9 +15,11 @@ from django.views.decorators.http import require_GET
 from rest_framework.exceptions import Throttled
 
 from grading.forms import QuestionFormSet, ReviewForm
+from grading.script_edits import EDITABLE
 from grading.services import MAX_FROM_SCHEME, start_grading, submissions_for_grading
 from grading.storage import PAGES_ROOT, UPLOAD_ROOT
 from grading.views.common import get_submission, standards
+from grading.views.scripts import other_scripts
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
 from quizmarker.api import ApiError
 from quizmarker.throttles import GradeThrottle, throttle, throttled_sentence
@@ -107,6 +109,8 @@ def review(request, submission_id):
             "grading_job": job,
             "already_graded": submission.graded_at is not None,
             "titles": {s.id: s.title for s in library},
+            "other_scripts": other_scripts(submission) if submission.status in EDITABLE else [],
+            "can_move_pages": submission.status in EDITABLE and submission.graded_at is None,
         },
         status=400 if request.method == "POST" else 200,
     )
