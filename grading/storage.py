@@ -4,13 +4,14 @@ and job — ``uploads/<schema>/<job id>/<n>.<ext>`` — with names we generate."
 from __future__ import annotations
 
 import logging
-import shutil
-import time
-from datetime import timedelta
+import os
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -36,31 +37,29 @@ def delete_job_files(job) -> None:
 
 
 def delete_folder(folder: str) -> None:
-    path = Path(settings.MEDIA_ROOT) / folder
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
+    """Delete every file under ``folder`` through the storage API, so it works on an object store (S3) as on a disk;
+    on a disk the emptied directories go too."""
+    for name in _files_under(folder):
+        default_storage.delete(name)
+    _prune_empty_directories(folder)
 
 
 def remove_orphaned_upload_dirs(min_age: timedelta) -> int:
-    """Delete upload folders older than ``min_age`` whose job row no longer exists, and page-image folders whose
-    submission no longer exists (deleted, or its extraction was cancelled after the copy)."""
+    """Delete upload folders whose newest file is older than ``min_age`` and whose job row no longer exists, and
+    page-image folders whose submission no longer exists (deleted, or its extraction was cancelled after the copy)."""
     from jobs.models import BackgroundJob
 
     removed = _remove_orphaned_page_dirs(min_age)
-    root = Path(settings.MEDIA_ROOT) / UPLOAD_ROOT
-    if not root.is_dir():
-        return removed
-    cutoff = time.time() - min_age.total_seconds()
-    for schema_dir in root.iterdir():
-        if not schema_dir.is_dir():
-            continue
-        for job_dir in schema_dir.iterdir():
-            if job_dir.stat().st_mtime > cutoff:
+    cutoff = timezone.now() - min_age
+    for schema in _subfolders(UPLOAD_ROOT):
+        for job_id in _subfolders(f"{UPLOAD_ROOT}/{schema}"):
+            folder = f"{UPLOAD_ROOT}/{schema}/{job_id}"
+            if not _older_than(folder, cutoff):
                 continue
-            if not BackgroundJob.objects.filter(pk=_uuid_or_none(job_dir.name)).exists():
-                shutil.rmtree(job_dir, ignore_errors=True)
+            if not BackgroundJob.objects.filter(pk=_uuid_or_none(job_id)).exists():
+                delete_folder(folder)
                 removed += 1
-                logger.info("Removed orphaned upload folder %s", job_dir)
+                logger.info("Removed orphaned upload folder %s", folder)
     return removed
 
 
@@ -70,23 +69,58 @@ def _remove_orphaned_page_dirs(min_age: timedelta) -> int:
     from grading.models import Submission
     from organizations.models import Organization
 
-    root = Path(settings.MEDIA_ROOT) / PAGES_ROOT
-    if not root.is_dir():
-        return 0
     removed = 0
-    cutoff = time.time() - min_age.total_seconds()
+    cutoff = timezone.now() - min_age
     schemas = set(Organization.objects.values_list("schema_name", flat=True))
-    for schema_dir in root.iterdir():
-        if not schema_dir.is_dir() or schema_dir.name not in schemas:
+    for schema in _subfolders(PAGES_ROOT):
+        if schema not in schemas:
             continue
-        with schema_context(schema_dir.name):
-            for folder in schema_dir.iterdir():
-                if folder.stat().st_mtime > cutoff:
-                    continue
-                if not Submission.objects.filter(pk=_uuid_or_none(folder.name)).exists():
-                    shutil.rmtree(folder, ignore_errors=True)
+        with schema_context(schema):
+            for submission_id in _subfolders(f"{PAGES_ROOT}/{schema}"):
+                folder = f"{PAGES_ROOT}/{schema}/{submission_id}"
+                if _older_than(folder, cutoff) and not Submission.objects.filter(
+                    pk=_uuid_or_none(submission_id)
+                ).exists():
+                    delete_folder(folder)
                     removed += 1
     return removed
+
+
+def _subfolders(folder: str) -> list[str]:
+    try:
+        return default_storage.listdir(folder)[0]
+    except FileNotFoundError:  # a disk without the folder yet (an object store lists nothing instead)
+        return []
+
+
+def _files_under(folder: str) -> Iterator[str]:
+    try:
+        directories, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for directory in directories:
+        yield from _files_under(f"{folder}/{directory}")
+
+
+def _older_than(folder: str, cutoff: datetime) -> bool:
+    """Whether the folder's newest file was written before ``cutoff`` (an upload still being stored is not)."""
+    times = [default_storage.get_modified_time(name) for name in _files_under(folder)]
+    return bool(times) and max(times) < cutoff
+
+
+def _prune_empty_directories(folder: str) -> None:
+    """A disk keeps a directory when its last file goes; an object store has none to keep."""
+    try:
+        root = Path(default_storage.path(folder))
+    except NotImplementedError:
+        return
+    if not root.is_dir():
+        return
+    for directory, _subdirectories, _files in os.walk(root, topdown=False):
+        with suppress(OSError):  # not empty: a file arrived meanwhile
+            os.rmdir(directory)
 
 
 def _uuid_or_none(name: str):
@@ -96,6 +130,3 @@ def _uuid_or_none(name: str):
         return uuid.UUID(name)
     except ValueError:
         return None
-
-
-__all__ = ["default_storage", "job_folder", "delete_job_files", "remove_orphaned_upload_dirs"]

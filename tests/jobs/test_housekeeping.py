@@ -230,8 +230,8 @@ def test_orphaned_upload_folders_older_than_an_hour_are_removed(make_job, media_
     orphan = upload_folder(media_root, uuid.uuid4())
     owned = upload_folder(media_root, make_job().pk)
     fresh_orphan = upload_folder(media_root, uuid.uuid4(), schema="beta")
-    for folder in (orphan, owned):
-        os.utime(folder, (two_hours_ago, two_hours_ago))
+    for folder in (orphan, owned):  # a folder is as old as its newest file
+        os.utime(folder / "1.png", (two_hours_ago, two_hours_ago))
 
     assert remove_orphaned_uploads() == 1
 
