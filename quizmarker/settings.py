@@ -310,8 +310,27 @@ MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".data" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Where uploads, page images and subjects' reference PDFs are kept. "filesystem": MEDIA_ROOT, which the web and every
+# worker must share (one host, or a shared volume). "s3": an S3-compatible bucket (django-storages), for workers on
+# several hosts; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the host's role), as boto3 reads
+# them. Anything else is the dotted path of a Storage class. QuizMarker reaches files only through the Storage API.
+FILE_STORAGE = env_str("FILE_STORAGE", "filesystem")
+_FILE_STORAGE_CLASSES = {
+    "filesystem": "django.core.files.storage.FileSystemStorage",
+    "s3": "storages.backends.s3.S3Storage",
+}
+_FILE_STORAGE_OPTIONS = {}
+if FILE_STORAGE == "s3":
+    _FILE_STORAGE_OPTIONS = {
+        "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+        "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,  # e.g. a MinIO or Ceph gateway
+        "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+        "location": env_str("AWS_S3_PREFIX", ""),  # a folder inside the bucket
+        "default_acl": None,  # private objects; pages are served through our views, never by bucket URL
+        "file_overwrite": False,
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": _FILE_STORAGE_CLASSES.get(FILE_STORAGE, FILE_STORAGE), "OPTIONS": _FILE_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not (DEBUG or TESTING)

@@ -67,3 +67,31 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _manage("check", DEBUG="false", QUIZMARKER_TESTING="false")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+PRINT_STORAGE = (
+    "from django.core.files.storage import storages; w = storages['default']; "
+    "print(type(w).__module__, type(w).__name__, w.bucket_name, w.endpoint_url, w.location, w.default_acl)"
+)
+
+
+def test_file_storage_s3_keeps_files_in_the_configured_bucket():
+    result = _manage(
+        "shell",
+        "-c",
+        PRINT_STORAGE,
+        DEBUG="true",
+        FILE_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="qm-scripts",
+        AWS_S3_ENDPOINT_URL="http://minio.internal:9000",
+        AWS_S3_PREFIX="acme",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "storages.backends.s3 S3Storage qm-scripts http://minio.internal:9000 acme None"
+
+
+def test_file_storage_s3_without_a_bucket_says_which_variable_is_missing():
+    result = _manage("check", DEBUG="true", FILE_STORAGE="s3", AWS_STORAGE_BUCKET_NAME="")
+    assert result.returncode != 0
+    assert "The environment variable AWS_STORAGE_BUCKET_NAME is required" in result.stderr
