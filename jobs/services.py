@@ -555,7 +555,3 @@ def queue_health() -> dict:
         "processing": BackgroundJob.objects.filter(status=JobStatus.PROCESSING).count(),
         "oldest_queued_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else None,
     }
-
-
-def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_EXCEPTIONS) or (isinstance(exc, JobError) and exc.transient)

@@ -32,15 +32,8 @@ DESTRUCTIVE = {
     ("DELETE", "/api/v1/organizations/{organization_id}/members/{user_id}"),
     ("PATCH", "/api/v1/organizations/{organization_id}/members/{user_id}"),
 }
-# Known server errors found by this fuzzer, in files outside this test's reach; strict, so a fix is noticed.
-KNOWN_BUGS: dict[tuple[str, str], str] = {}  # (method, path) → why it is expected to fail, while a fix is pending
 OPERATIONS = [
-    pytest.param(
-        method,
-        path,
-        id=f"{method} {path}",
-        marks=[pytest.mark.xfail(reason=KNOWN_BUGS[method, path], strict=True)] if (method, path) in KNOWN_BUGS else [],
-    )
+    pytest.param(method, path, id=f"{method} {path}")
     for method, path in sorted(
         (method.upper(), path)
         for path, item in RAW["paths"].items()
