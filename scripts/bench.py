@@ -437,8 +437,6 @@ def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
         concurrency = "1"
     else:
         concurrency = str(ARGS.worker_concurrency)
-    if mode != "sequential" and ARGS.worker_pool == "threads":  # as the Procfile's ai-worker: a connection a thread
-        worker_env["DATABASE_POOL_MAX_SIZE"] = str(int(concurrency) + 4)
     proc = stack.spawn(
         f"worker-{mode}",
         [
