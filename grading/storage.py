@@ -78,9 +78,10 @@ def _remove_orphaned_page_dirs(min_age: timedelta) -> int:
         with schema_context(schema):
             for submission_id in _subfolders(f"{PAGES_ROOT}/{schema}"):
                 folder = f"{PAGES_ROOT}/{schema}/{submission_id}"
-                if _older_than(folder, cutoff) and not Submission.objects.filter(
-                    pk=_uuid_or_none(submission_id)
-                ).exists():
+                if (
+                    _older_than(folder, cutoff)
+                    and not Submission.objects.filter(pk=_uuid_or_none(submission_id)).exists()
+                ):
                     delete_folder(folder)
                     removed += 1
     return removed

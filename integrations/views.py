@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from integrations import services, tokens
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from organizations import permissions
 from organizations.services import EmailNotVerified, require_verified_email
 
 # --- Tokens --------------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class EndpointForm(forms.Form):
 
 
 def _require_admin(request) -> None:
-    if not (request.user.is_superuser or (request.membership is not None and request.membership.can_manage)):
+    if not permissions.manages(request.user, request.membership):
         raise PermissionDenied("Only the organization's owners and admins manage webhooks.")
 
 

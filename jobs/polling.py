@@ -23,7 +23,8 @@ from integrations.authentication import token_key
 from integrations.models import ApiToken
 from integrations.tokens import hash_key, parse_prefix, record_use
 from jobs.models import BackgroundJob
-from organizations.models import Membership, Role, User
+from organizations.models import Membership, User
+from organizations.permissions import MANAGING_ROLES
 
 
 def _instance(model, values):
@@ -43,6 +44,7 @@ def _statement() -> str:
         for model, alias in ((BackgroundJob, "j"), (User, "u"), (ApiToken, "t"))
         for field in model._meta.concrete_fields
     ]
+    managing_roles = ", ".join(f"'{role.value}'" for role in MANAGING_ROLES)
     return f"""
         SELECT {", ".join(selected)}
         FROM {BackgroundJob._meta.db_table} j
@@ -53,7 +55,7 @@ def _statement() -> str:
           AND (u."is_superuser" OR EXISTS (
                 SELECT 1 FROM {Membership._meta.db_table} m
                 WHERE m."user_id" = u."id" AND m."organization_id" = j."organization_id"
-                  AND (j."user_id" = u."id" OR m."role" IN ('{Role.OWNER.value}', '{Role.ADMIN.value}'))))
+                  AND (j."user_id" = u."id" OR m."role" IN ({managing_roles}))))
     """
 
 

@@ -32,6 +32,7 @@ from django_tenants.utils import schema_context
 from jobs.errors import JobCancelled, JobError, PermanentJobError
 from jobs.fairness import message_priority
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
+from organizations import permissions
 
 logger = logging.getLogger(__name__)
 
@@ -516,7 +517,7 @@ def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
 def visible_jobs(user, organization, membership):
     """Jobs a user may see in an organization: their own; all of it for its owners, admins and super admins."""
     jobs = BackgroundJob.objects.filter(organization=organization)
-    if user.is_superuser or (membership is not None and membership.can_manage):
+    if permissions.sees_all_work(user, membership):
         return jobs
     return jobs.filter(user=user)
 
@@ -525,12 +526,12 @@ def visible_job(user, organization, job_id) -> BackgroundJob | None:
     """One job if the user may see it, in one query: membership and role are checked inside it."""
     from django.db.models import Exists, OuterRef
 
-    from organizations.models import Membership, Role
+    from organizations.models import Membership
 
     jobs = BackgroundJob.objects.filter(pk=job_id, organization=organization)
     if not user.is_superuser:
         membership = Membership.objects.filter(user=user, organization=OuterRef("organization_id"))
-        manager = membership.filter(role__in=[Role.OWNER, Role.ADMIN])
+        manager = membership.filter(role__in=permissions.MANAGING_ROLES)
         jobs = jobs.filter(Exists(membership)).filter(Q(user=user) | Exists(manager))
     return jobs.first()
 
@@ -538,7 +539,7 @@ def visible_job(user, organization, job_id) -> BackgroundJob | None:
 def visible_sessions(user, organization, membership):
     """Grading sessions a user may see, by the same rule as jobs."""
     sessions = GradingSession.objects.filter(organization=organization)
-    if user.is_superuser or (membership is not None and membership.can_manage):
+    if permissions.sees_all_work(user, membership):
         return sessions
     return sessions.filter(user=user)
 

@@ -17,11 +17,12 @@ from django.urls import reverse
 from markschemes.forms import SchemeEditor
 from markschemes.models import MarkScheme, SchemeState, Subject
 from markschemes.services import SchemeError, create_draft, publish, scheme_data, update_draft
+from organizations import permissions
 
 
 def can_manage(request) -> bool:
     """Owners and admins of the organization (Membership.can_manage), and super admins."""
-    return request.user.is_superuser or (request.membership is not None and request.membership.can_manage)
+    return permissions.manages(request.user, request.membership)
 
 
 def _require_manager(request) -> None:

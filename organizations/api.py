@@ -21,6 +21,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
+from organizations import permissions
 from organizations.models import Invitation, Membership, Organization, Role
 from organizations.services import (
     RuleRefused,
@@ -214,7 +215,7 @@ class MemberListView(OrganizationAccessMixin, APIView):
         organization, membership = self.organization_for(request, organization_id)
         members = Membership.objects.select_related("user").filter(organization=organization).order_by("user__email")
         data = {"members": [membership_json(m) for m in members]}
-        if request.user.is_superuser or (membership and membership.can_manage):
+        if permissions.manages(request.user, membership):
             pending = organization.invitations.filter(accepted_at__isnull=True).order_by("email")
             data["invitations"] = [invitation_json(i) for i in pending if i.is_pending]
         return ok(data)

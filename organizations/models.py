@@ -175,7 +175,10 @@ class Membership(models.Model):
 
     @property
     def can_manage(self) -> bool:
-        return self.role in (Role.OWNER, Role.ADMIN)
+        """The role manages the organization (organizations.permissions decides; this is its answer for a role)."""
+        from organizations.permissions import MANAGING_ROLES
+
+        return self.role in MANAGING_ROLES
 
 
 class ProviderCall(models.Model):

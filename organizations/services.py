@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from markschemes.defaults import install_default_schemes
+from organizations import permissions
 from organizations.models import (
     RESERVED_SLUGS,
     SLUG_VALIDATOR,
@@ -174,17 +175,11 @@ def _acting_membership(organization: Organization, by) -> Membership | None:
 
 
 def _is_owner(organization: Organization, by) -> bool:
-    if by is not None and by.is_superuser:
-        return True
-    membership = _acting_membership(organization, by)
-    return membership is not None and membership.role == Role.OWNER
+    return by is None or permissions.owns(by, _acting_membership(organization, by))
 
 
 def require_manager(organization: Organization, by) -> None:
-    if by is not None and by.is_superuser:
-        return
-    membership = _acting_membership(organization, by)
-    if membership is None or not membership.can_manage:
+    if by is not None and not permissions.manages(by, _acting_membership(organization, by)):
         raise RuleRefused("Only the organization's owners and admins may manage its members.")
 
 

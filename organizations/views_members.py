@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from organizations import permissions
 from organizations.forms import AcceptInvitationForm, InviteForm, OrganizationSettingsForm, RoleForm
 from organizations.models import Invitation, Membership, Role, User
 from organizations.services import (
@@ -33,11 +34,11 @@ from organizations.services import (
 
 
 def _can_manage(request) -> bool:
-    return request.user.is_superuser or (request.membership is not None and request.membership.can_manage)
+    return permissions.manages(request.user, request.membership)
 
 
 def _is_owner(request) -> bool:
-    return request.user.is_superuser or (request.membership is not None and request.membership.role == Role.OWNER)
+    return permissions.owns(request.user, request.membership)
 
 
 def _member(request, user_id: int) -> Membership:
@@ -57,14 +58,14 @@ def member_list(request):
         else []
     )
     owner_count = sum(1 for m in members if m.role == Role.OWNER)
+    for m in members:
+        m.may_change_role = permissions.may_change_role(request.user, request.membership, m)
     return render(
         request,
         "organizations/members.html",
         {
             "members": members,
             "invitations": invitations,
-            "can_manage": can_manage,
-            "is_owner": _is_owner(request),
             "owner_count": owner_count,
             "invite_form": InviteForm(),
             "roles": Role.choices,
@@ -175,7 +176,7 @@ def organization_settings(request):
     return render(
         request,
         "organizations/settings.html",
-        {"form": form, "can_manage": can_manage, "is_owner": _is_owner(request), "transfer_candidates": others},
+        {"form": form, "transfer_candidates": others},
     )
 
 

@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from organizations import permissions
 from organizations.services import audit_outsider_access, membership_for
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class IsOrganizationMember(BasePermission):
 class IsOrganizationAdmin(IsOrganizationMember):
     def has_permission(self, request, view) -> bool:
         super().has_permission(request, view)
-        if request.user.is_superuser or (request.membership and request.membership.can_manage):
+        if permissions.manages(request.user, request.membership):
             return True
         raise ApiError(
             "Only the organization's owners and admins may do this.", code="PERMISSION_DENIED", status_code=403

@@ -5,8 +5,11 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict:
+    from organizations import permissions
+
     organization = getattr(request, "organization", None)
     return {
+        **permissions.for_request(request),
         "organization": organization,
         "membership": getattr(request, "membership", None),
         "base_domain": settings.BASE_DOMAIN,

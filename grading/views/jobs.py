@@ -15,6 +15,7 @@ from grading.views.common import json_error, safe_next, standard_titles, wants_j
 from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
 from jobs.services import cancel_job, retry_job, visible_jobs, visible_sessions
+from organizations import permissions
 from quizmarker.api import ApiError
 from quizmarker.throttles import GradeThrottle, UploadThrottle, throttle, throttled_sentence
 
@@ -41,7 +42,7 @@ def _get_job(request, job_id):
 
 
 def _can_manage(request) -> bool:
-    return request.user.is_superuser or (request.membership is not None and request.membership.can_manage)
+    return permissions.manages(request.user, request.membership)
 
 
 @login_required

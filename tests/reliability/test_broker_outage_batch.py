@@ -67,9 +67,7 @@ def graded(upload_id) -> bool:
     return job.status != JobStatus.COMPLETED or not grading_id or BackgroundJob.objects.get(pk=grading_id).is_finished
 
 
-def test_redis_down_during_a_batch_and_back_empty_every_accepted_script_is_graded_once(
-    batch_stack, api, personas
-):
+def test_redis_down_during_a_batch_and_back_empty_every_accepted_script_is_graded_once(batch_stack, api, personas):
     server, worker = batch_stack
     client = api(personas.alpha, personas.dana)
     pid = worker.process.pid
