@@ -212,9 +212,9 @@ class OrganizationAdmin(admin.ModelAdmin):
                     submission_count=submissions.count(),
                     submissions=list(submissions[:200]),
                     mark_schemes=list(
-                        MarkScheme.objects.annotate(
-                            question_count=Count("questions"), marks=Sum("questions__max_marks")
-                        ).order_by("standard", "title", "-version")
+                        MarkScheme.objects.select_related("subject")
+                        .annotate(question_count=Count("questions"), marks=Sum("questions__max_marks"))
+                        .order_by("standard", "subject__name", "title", "-version")
                     ),
                 )
                 what = "students and submissions"

@@ -272,3 +272,16 @@ def test_a_subjects_published_scheme_marks_a_sheet_against_its_own_reference(
     page = web(personas.alpha, personas.bob).get(f"/submissions/{submission_id}/").content.decode()
     assert created["title"] in page and "raise the alarm" in page
     assert Decimal(detail["total_score"]) <= Decimal(3)
+
+
+@pytest.mark.django_db
+def test_the_admin_console_names_a_schemes_own_subject(web, api, personas):
+    owner = api(personas.alpha, personas.alice)
+    name = unique("Moving and handling")
+    subject = owner.post("/api/v1/subjects", {"name": name, "file": pdf(REFERENCE)}, format="multipart").json()["data"]
+    body = {"subject": subject["id"], "title": f"{name} quiz", "questions": SCHEME["questions"]}
+    assert owner.post("/api/v1/mark-schemes", body, format="json").status_code == 201
+    page = web(None, personas.root).get(f"/admin/organizations/organization/{personas.alpha.pk}/data/").content.decode()
+    assert (
+        f"<tr><td>{name}</td><td>{name} quiz</td><td>1</td><td>Draft</td><td>Written by the organization</td>" in page
+    )
