@@ -41,11 +41,34 @@ def sheet(name: str):
     return SimpleUploadedFile(name, (SHEETS / name).read_bytes())
 
 
+def post_upload(client, *files, **fields):
+    """POST /api/v1/upload through an API client; the response, whatever it is."""
+    return client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
+
+
 def upload(client, *files, **fields) -> dict:
     """POST /api/v1/upload through an API client; asserts the contract's 202 and returns its data."""
-    response = client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
+    return api_data(post_upload(client, *files, **fields), 202)
+
+
+def api_data(response, status_code: int = 200):
+    """The contract's success envelope: asserts the status and ``success``, returns ``data``."""
+    body = response.json()
+    assert response.status_code == status_code, body
+    assert body["success"] is True
+    return body["data"]
+
+
+def api_error(response, status_code: int, code: str) -> dict:
+    """The contract's error envelope: the status, ``success: false``, the code, a sentence a person understands
+    and a ``details`` object. Returns the body."""
+    body = response.json()
+    assert response.status_code == status_code, body
+    assert body["success"] is False
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str) and body["error"].strip().endswith((".", "?", "!")), body["error"]
+    assert isinstance(body.get("details", {}), dict)
+    return body
 
 
 def wait_until(predicate, timeout: float = 20, interval: float = 0.05, what: str = "condition"):

@@ -14,7 +14,7 @@ from grading.models import QuestionResult, Student, Submission, SubmissionStatus
 from jobs.models import BackgroundJob, JobStatus, JobType
 from markschemes.services import published_for_standard
 from organizations.models import Membership, User
-from tests.helpers import sheet
+from tests.helpers import api_error, post_upload, sheet
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +30,9 @@ def _png(width=800, height=1000, blank=False, fmt="PNG") -> bytes:
     return buffer.getvalue()
 
 
-def _upload(client, *files, **fields):
-    return client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
-
-
 def _error(response, status, code):
-    body = response.json()
-    assert response.status_code == status, body
-    assert body["success"] is False and body["code"] == code
-    assert body["error"].endswith(".") and len(body["error"]) > 15, "a sentence a person understands"
+    body = api_error(response, status, code)
+    assert len(body["error"]) > 15, "a sentence a person understands"
     return body
 
 
@@ -48,7 +42,7 @@ def _stored_files() -> list[Path]:
 
 
 def test_an_accepted_upload_answers_202_with_the_job_and_stores_the_files(api, personas):
-    response = _upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=1)
+    response = post_upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=1)
     assert response.status_code == 202
     data = response.json()["data"]
     assert data["status"] == "queued" and data["estimated_time"] > 0
@@ -62,7 +56,7 @@ def test_an_accepted_upload_answers_202_with_the_job_and_stores_the_files(api, p
 
 
 def test_the_type_comes_from_the_content_not_the_name(api, personas):
-    response = _upload(api(personas.alpha, personas.bob), SimpleUploadedFile("scan.pdf", _png()))
+    response = post_upload(api(personas.alpha, personas.bob), SimpleUploadedFile("scan.pdf", _png()))
     assert response.status_code == 202
     job = BackgroundJob.objects.get(pk=response.json()["data"]["job_id"])
     assert job.input["files"][0]["content_type"] == "image/png"
@@ -89,7 +83,7 @@ def test_the_type_comes_from_the_content_not_the_name(api, personas):
 )
 def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(api, personas, name, content, status, code, words):
     before = set(_stored_files())
-    body = _error(_upload(api(personas.alpha, personas.bob), SimpleUploadedFile(name, content)), status, code)
+    body = _error(post_upload(api(personas.alpha, personas.bob), SimpleUploadedFile(name, content)), status, code)
     assert words in body["error"]
     assert set(_stored_files()) == before
     assert not BackgroundJob.objects.filter(
@@ -100,14 +94,14 @@ def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(api, personas, name, co
 def test_a_file_over_16_mb_is_413(api, personas, settings):
     settings.UPLOAD_MAX_FILE_BYTES = 1000
     body = _error(
-        _upload(api(personas.alpha, personas.bob), SimpleUploadedFile("big.png", _png())), 413, "FILE_TOO_LARGE"
+        post_upload(api(personas.alpha, personas.bob), SimpleUploadedFile("big.png", _png())), 413, "FILE_TOO_LARGE"
     )
     assert "at most" in body["error"]
 
 
 def test_more_than_20_files_is_refused(api, personas):
     files = [SimpleUploadedFile(f"p{i}.png", b"x") for i in range(21)]
-    body = _error(_upload(api(personas.alpha, personas.bob), *files), 400, "VALIDATION_ERROR")
+    body = _error(post_upload(api(personas.alpha, personas.bob), *files), 400, "VALIDATION_ERROR")
     assert "at most 20" in body["error"]
 
 
@@ -117,7 +111,7 @@ def test_an_upload_without_files_says_what_is_missing(api, personas):
 
 def test_an_unknown_standard_is_refused_with_the_list_of_standards(api, personas):
     body = _error(
-        _upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=42),
+        post_upload(api(personas.alpha, personas.bob), sheet("s01_std01_breip_p1.png"), standard_id=42),
         400,
         "VALIDATION_ERROR",
     )

@@ -22,6 +22,7 @@ from tests.helpers import (
     mail_dir,
     marks,
     sheet,
+    upload,
     wait_for_job,
     wait_until,
 )
@@ -77,12 +78,6 @@ def _mails_to(address: str) -> list[str]:
     return [p.read_text() for p in mail_dir().iterdir() if f"To: {address}" in p.read_text()]
 
 
-def _upload(api_client, *files, **fields):
-    response = api_client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
-
-
 def _grade(api_client, upload_job_id, standard_id):
     response = api_client.post(
         "/api/v1/grade", {"upload_job_id": upload_job_id, "standard_id": standard_id}, format="json"
@@ -121,7 +116,7 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
         ],
     }
     openai_server.script("PageExtraction", [{"json": page, "when": "Page 1 of"}, {"json": second, "when": "Page 2 of"}])
-    accepted = _upload(client, sheet("s03_std03_rufscript_p1_phone.jpg"), sheet("s03_std03_rufscript_p2_phone.jpg"))
+    accepted = upload(client, sheet("s03_std03_rufscript_p1_phone.jpg"), sheet("s03_std03_rufscript_p2_phone.jpg"))
     assert accepted["status"] == "queued"
     assert accepted["job_status_url"].endswith(f"/api/v1/jobs/{accepted['job_id']}")
 
@@ -202,7 +197,7 @@ def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_
     }
     openai_server.script("PageExtraction", [{"json": page}])
     client = api(personas.alpha, personas.bob)
-    accepted = _upload(client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true")
+    accepted = upload(client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true")
     extraction = wait_for_job(accepted["job_id"])
     assert extraction.status == "completed", extraction.error_message
     grading = wait_for_job(extraction.result["grading_job_id"])
@@ -238,7 +233,7 @@ def test_several_learners_in_one_upload_are_graded_each_on_their_own_questions(
     )
     client = api(personas.alpha, personas.bob)
     files = [sheet("s05_std05_dkg_p1.png"), sheet("s05_std05_dkg_p2.png"), sheet("s07_std07_dancing-script_p1.png")]
-    accepted = _upload(client, *files, standard_id=3, grade="true")
+    accepted = upload(client, *files, standard_id=3, grade="true")
     extraction = wait_for_job(accepted["job_id"])
     assert extraction.status == "completed", extraction.error_message
     assert [s["pages"] for s in extraction.result["submissions"]] == [2, 1]
@@ -276,7 +271,7 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
     with Receiver() as receiver:
         secret = webhooks.rotate_callback_secret(personas.alpha)
         try:
-            accepted = _upload(
+            accepted = upload(
                 client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true", callback_url=receiver.url + "/cb"
             )
             extraction = wait_for_job(accepted["job_id"])
@@ -328,7 +323,7 @@ def test_an_upload_with_grade_true_whose_standard_is_unknown_keeps_its_transcrip
     openai_server.script("PageExtraction", [{"json": page}])
     client = api(personas.alpha, personas.dana)
 
-    accepted = _upload(client, sheet("s05_std05_dkg_p1.png"), grade="true")
+    accepted = upload(client, sheet("s05_std05_dkg_p1.png"), grade="true")
 
     extraction = wait_for_job(accepted["job_id"])
     assert extraction.status == "completed", extraction.error_message
@@ -352,7 +347,7 @@ def test_a_typed_pdf_is_read_from_its_text_layer_without_any_ai_call(
     celery_worker, live_db, personas, api, openai_server
 ):
     client = api(personas.alpha, personas.alice)
-    accepted = _upload(client, sheet("s11_std11_typed.pdf"), standard_id=11)
+    accepted = upload(client, sheet("s11_std11_typed.pdf"), standard_id=11)
     job = wait_for_job(accepted["job_id"])
     assert job.status == "completed", job.error_message
     assert [r for r in openai_server.requests() if r["kind"] == "PageExtraction"] == []
@@ -367,7 +362,7 @@ def test_a_typed_pdf_is_read_from_its_text_layer_without_any_ai_call(
 
 def test_the_local_provider_reads_and_grades_with_no_ai_service(celery_worker, live_db, personas, api, openai_server):
     client = api(personas.beta, personas.charlie)
-    accepted = _upload(client, sheet("s01_std01_breip_p1.png"), sheet("s01_std01_breip_p2.png"))
+    accepted = upload(client, sheet("s01_std01_breip_p1.png"), sheet("s01_std01_breip_p2.png"))
     job = wait_for_job(accepted["job_id"], timeout=120)
     assert job.status == "completed", job.error_message
     grading = wait_for_job(_grade(client, accepted["job_id"], 1)["job_id"], timeout=120)
@@ -390,7 +385,7 @@ def test_a_bad_combined_reply_falls_back_to_question_by_question_and_never_inven
     celery_worker, live_db, personas, api, openai_server
 ):
     client = api(personas.alpha, personas.bob)
-    accepted = _upload(client, sheet("s05_std05_dkg_p1.png"))
+    accepted = upload(client, sheet("s05_std05_dkg_p1.png"))
     assert wait_for_job(accepted["job_id"]).status == "completed"
     # The combined reply is unusable; then question 1 is graded, question 2 keeps failing, question 3 is graded.
     openai_server.script("ScriptGrading", [{"fault": "invalid"}])
@@ -444,7 +439,7 @@ def test_text_that_instructs_the_marker_is_flagged_and_cannot_raise_the_score(
         }
     )
     client = api(personas.alpha, personas.bob)
-    accepted = _upload(client, sheet("s07_std07_dancing-script_p1.png"))
+    accepted = upload(client, sheet("s07_std07_dancing-script_p1.png"))
     assert wait_for_job(accepted["job_id"]).status == "completed"
     job = wait_for_job(_grade(client, accepted["job_id"], 3)["job_id"])
     with schema_context("alpha"):
@@ -473,7 +468,7 @@ def test_an_upload_is_stored_under_the_organizations_folder_with_generated_names
     evil = SimpleUploadedFile(
         "../../etc/Jane Smith's quiz.png", (ROOT / "tests/fixtures/sheets/s01_std01_breip_p1.png").read_bytes()
     )
-    accepted = _upload(client, evil)
+    accepted = upload(client, evil)
     job = wait_for_job(accepted["job_id"])
     paths = [f["path"] for f in job.input["files"]]
     assert paths == [f"uploads/alpha/{job.pk}/1.png"]

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.helpers import api_data, api_error
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_this_tests_jobs")]
 
 CONTRACT_FIELDS = {
@@ -23,30 +25,13 @@ CONTRACT_FIELDS = {
 }
 
 
-def assert_error(response, status_code: int, code: str) -> dict:
-    body = response.json()
-    assert response.status_code == status_code, body
-    assert body["success"] is False
-    assert body["code"] == code
-    assert isinstance(body["error"], str) and body["error"].strip().endswith((".", "?", "!")), body["error"]
-    assert isinstance(body.get("details", {}), dict)
-    return body
-
-
-def data_of(response, status_code: int = 200):
-    body = response.json()
-    assert response.status_code == status_code, body
-    assert body["success"] is True
-    return body["data"]
-
-
 # --- The status endpoint --------------------------------------------------------------------------
 
 
 def test_the_status_endpoint_answers_with_the_contracts_job_object(api, personas, make_job):
     job = make_job(progress=40, current_step="Reading page 2 of 5")
 
-    data = data_of(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
 
     assert set(data) >= CONTRACT_FIELDS
     assert data["id"] == str(job.pk)
@@ -63,7 +48,7 @@ def test_the_status_endpoint_answers_with_the_contracts_job_object(api, personas
 def test_a_completed_job_carries_its_result_and_no_error(api, personas, make_job):
     job = make_job(status="completed", progress=100, result={"quiz_ids": [7]})
 
-    data = data_of(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
 
     assert data["status"] == "completed"
     assert data["result"] == {"quiz_ids": [7]}
@@ -74,7 +59,7 @@ def test_a_completed_job_carries_its_result_and_no_error(api, personas, make_job
 def test_a_failed_job_carries_its_error_and_no_result(api, personas, make_job):
     job = make_job(status="failed", error_message="The file is not a readable PDF.", error_code="UNSUPPORTED_FILE")
 
-    data = data_of(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
 
     assert data["error"] == "The file is not a readable PDF."
     assert "result" not in data
@@ -84,14 +69,14 @@ def test_a_failed_job_carries_its_error_and_no_result(api, personas, make_job):
 def test_an_unfinished_or_cancelled_job_carries_neither_result_nor_error(api, personas, make_job, status):
     job = make_job(status=status, result={"stale": True}, error_message="stale")
 
-    data = data_of(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}"))
 
     assert "result" not in data and "error" not in data
 
 
 def test_an_unknown_job_id_is_a_404_envelope(api, personas):
     response = api(personas.alpha, personas.alice).get("/api/v1/jobs/00000000-0000-4000-8000-000000000000")
-    assert_error(response, 404, "NOT_FOUND")
+    api_error(response, 404, "NOT_FOUND")
 
 
 @pytest.fixture
@@ -134,7 +119,7 @@ def test_a_status_poll_is_one_sql_statement(api, personas, make_job, warm_host_c
         for client in (api(personas.alpha, user), personal_token_client(personas.alpha, user)[0]):
             assert client.get(f"/api/v1/jobs/{job.pk}").status_code == 200  # warms the host cache and the path
             with django_assert_num_queries(1):
-                data = data_of(client.get(f"/api/v1/jobs/{job.pk}"))
+                data = api_data(client.get(f"/api/v1/jobs/{job.pk}"))
             assert data["id"] == str(job.pk) and data["status"] == job.status
 
 
@@ -146,32 +131,32 @@ def test_a_status_poll_answers_exactly_as_the_ordinary_path_when_the_fast_one_fi
     url = f"/api/v1/jobs/{alices.pk}"
 
     # A member (Bob) may not see another member's job; another organization's member gets 404 from Alpha's host.
-    assert_error(api(personas.alpha, personas.bob).get(url), 404, "NOT_FOUND")
-    assert_error(api(personas.alpha, personas.charlie).get(url), 404, "NOT_FOUND")
+    api_error(api(personas.alpha, personas.bob).get(url), 404, "NOT_FOUND")
+    api_error(api(personas.alpha, personas.charlie).get(url), 404, "NOT_FOUND")
     # Beta's job does not resolve through Alpha's host, even for its owner's token.
-    assert_error(api(personas.alpha, personas.charlie).get(f"/api/v1/jobs/{betas.pk}"), 404, "NOT_FOUND")
-    assert_error(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{betas.pk}"), 404, "NOT_FOUND")
+    api_error(api(personas.alpha, personas.charlie).get(f"/api/v1/jobs/{betas.pk}"), 404, "NOT_FOUND")
+    api_error(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{betas.pk}"), 404, "NOT_FOUND")
 
     client, token = personal_token_client(personas.alpha, personas.alice)
-    assert data_of(client.get(url))["id"] == str(alices.pk)
+    assert api_data(client.get(url))["id"] == str(alices.pk)
     token.refresh_from_db()
     assert token.last_used_at is not None, "the fast path records the token's use too"
     # The right prefix with a wrong secret, and a revoked token, are refused at once.
     forged = client.credentials(HTTP_AUTHORIZATION=f"Token qm_{token.prefix}_{'x' * 43}")
-    assert forged is None and assert_error(client.get(url), 401, "NOT_AUTHENTICATED")
+    assert forged is None and api_error(client.get(url), 401, "NOT_AUTHENTICATED")
     client, token = personal_token_client(personas.alpha, personas.alice)
     revoke_token(token)
-    assert_error(client.get(url), 401, "NOT_AUTHENTICATED")
+    api_error(client.get(url), 401, "NOT_AUTHENTICATED")
     # An unknown DRF key, no credentials, and a deactivated user.
     stranger = api(personas.alpha)
     stranger.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert_error(stranger.get(url), 401, "NOT_AUTHENTICATED")
-    assert_error(api(personas.alpha).get(url), 401, "NOT_AUTHENTICATED")
+    api_error(stranger.get(url), 401, "NOT_AUTHENTICATED")
+    api_error(api(personas.alpha).get(url), 401, "NOT_AUTHENTICATED")
     client = api(personas.alpha, personas.alice)
     personas.alice.is_active = False
     personas.alice.save(update_fields=["is_active"])
     try:
-        assert_error(client.get(url), 401, "NOT_AUTHENTICATED")
+        api_error(client.get(url), 401, "NOT_AUTHENTICATED")
     finally:
         personas.alice.is_active = True
         personas.alice.save(update_fields=["is_active"])
@@ -202,10 +187,10 @@ def test_the_list_pages_through_jobs_newest_first_twenty_at_a_time(api, personas
     newest_first = [str(job.pk) for job in reversed(jobs)]
     client = api(personas.alpha, personas.alice)
 
-    first = data_of(client.get("/api/v1/jobs"))
-    second = data_of(client.get("/api/v1/jobs", {"page": 2}))
-    small = data_of(client.get("/api/v1/jobs", {"page": 3, "per_page": 10}))
-    beyond = data_of(client.get("/api/v1/jobs", {"page": 9}))
+    first = api_data(client.get("/api/v1/jobs"))
+    second = api_data(client.get("/api/v1/jobs", {"page": 2}))
+    small = api_data(client.get("/api/v1/jobs", {"page": 3, "per_page": 10}))
+    beyond = api_data(client.get("/api/v1/jobs", {"page": 9}))
 
     assert (first["page"], first["per_page"], first["total"]) == (1, 20, 25)
     assert [job["id"] for job in first["jobs"]] == newest_first[:20]
@@ -223,7 +208,7 @@ def test_the_list_filters_by_status_and_job_type(api, personas, make_job):
     client = api(personas.alpha, personas.alice)
 
     def ids(**query):
-        data = data_of(client.get("/api/v1/jobs", query))
+        data = api_data(client.get("/api/v1/jobs", query))
         assert data["total"] == len(data["jobs"])
         return {job["id"] for job in data["jobs"]}
 
@@ -238,7 +223,7 @@ def test_empty_query_parameters_mean_no_filter_and_the_defaults(api, personas, m
     # Clients of the earlier app send the contract's template as is: ?status=&job_type=&page=&per_page=
     jobs = [make_job(), make_job(job_type="grading", status="failed")]
 
-    data = data_of(api(personas.alpha, personas.alice).get("/api/v1/jobs?status=&job_type=&page=&per_page="))
+    data = api_data(api(personas.alpha, personas.alice).get("/api/v1/jobs?status=&job_type=&page=&per_page="))
 
     assert (data["page"], data["per_page"], data["total"]) == (1, 20, 2)
     assert {job["id"] for job in data["jobs"]} == {str(job.pk) for job in jobs}
@@ -255,7 +240,7 @@ def test_empty_query_parameters_mean_no_filter_and_the_defaults(api, personas, m
     ],
 )
 def test_an_invalid_filter_is_a_400_validation_error_naming_the_field(api, personas, query, field):
-    body = assert_error(api(personas.alpha, personas.alice).get("/api/v1/jobs", query), 400, "VALIDATION_ERROR")
+    body = api_error(api(personas.alpha, personas.alice).get("/api/v1/jobs", query), 400, "VALIDATION_ERROR")
     assert field in body["details"]
     assert " " in body["error"]  # a sentence, not a bare code
 
@@ -267,9 +252,7 @@ def test_an_invalid_filter_is_a_400_validation_error_naming_the_field(api, perso
 def test_the_result_is_a_409_until_the_job_has_completed(api, personas, make_job, status):
     job = make_job(status=status, progress=60)
 
-    body = assert_error(
-        api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}/result"), 409, "JOB_NOT_COMPLETED"
-    )
+    body = api_error(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}/result"), 409, "JOB_NOT_COMPLETED")
 
     assert status in body["error"]
     assert body["details"]["status"] == status
@@ -278,7 +261,7 @@ def test_the_result_is_a_409_until_the_job_has_completed(api, personas, make_job
 def test_the_result_of_a_completed_job_is_its_result_only(api, personas, make_job):
     job = make_job(status="completed", result={"quiz_id": 12, "submission_ids": [3, 4]})
 
-    data = data_of(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}/result"))
+    data = api_data(api(personas.alpha, personas.alice).get(f"/api/v1/jobs/{job.pk}/result"))
 
     assert data == {"quiz_id": 12, "submission_ids": [3, 4]}
 
@@ -290,7 +273,7 @@ def test_the_result_appears_once_the_job_completes(api, personas, make_job):
 
     type(job).objects.filter(pk=job.pk).update(status="completed", result={"ok": True}, completed_at=timezone.now())
 
-    assert data_of(client.get(f"/api/v1/jobs/{job.pk}/result")) == {"ok": True}
+    assert api_data(client.get(f"/api/v1/jobs/{job.pk}/result")) == {"ok": True}
 
 
 # --- Stats ----------------------------------------------------------------------------------------
@@ -313,7 +296,7 @@ def test_stats_count_by_status_and_type_and_time_the_completed_jobs(api, persona
     make_job(job_type="grading", created_at=now - timedelta(days=2))
     make_job(status="completed", created_at=now - timedelta(hours=30), completed_at=now - timedelta(hours=29))
 
-    stats = data_of(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))
+    stats = api_data(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))
 
     assert stats["window_hours"] == 24
     assert stats["total"] == 7
@@ -333,15 +316,15 @@ def test_stats_take_a_window_in_hours(api, personas, make_job):
     make_job(status="completed", created_at=now - timedelta(hours=30), completed_at=now - timedelta(hours=29))
     client = api(personas.alpha, personas.alice)
 
-    assert data_of(client.get("/api/v1/jobs/stats"))["by_status"]["completed"] == 0
-    wide = data_of(client.get("/api/v1/jobs/stats", {"hours": 48}))
+    assert api_data(client.get("/api/v1/jobs/stats"))["by_status"]["completed"] == 0
+    wide = api_data(client.get("/api/v1/jobs/stats", {"hours": 48}))
     assert wide["window_hours"] == 48
     assert wide["by_status"]["completed"] == 1
-    assert_error(client.get("/api/v1/jobs/stats", {"hours": 0}), 400, "VALIDATION_ERROR")
+    api_error(client.get("/api/v1/jobs/stats", {"hours": 0}), 400, "VALIDATION_ERROR")
 
 
 def test_stats_of_an_organization_without_jobs_are_zeros_and_nulls(api, personas):
-    stats = data_of(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))
+    stats = api_data(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))
 
     assert stats["total"] == 0
     assert set(stats["by_status"].values()) == {0}
@@ -360,8 +343,8 @@ def test_a_members_stats_count_only_their_own_jobs(api, personas, make_job):
     make_job(user=personas.alice)
     make_job(user=personas.dana, status="failed")
 
-    assert data_of(api(personas.alpha, personas.bob).get("/api/v1/jobs/stats"))["total"] == 1
-    assert data_of(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))["total"] == 3
+    assert api_data(api(personas.alpha, personas.bob).get("/api/v1/jobs/stats"))["total"] == 1
+    assert api_data(api(personas.alpha, personas.alice).get("/api/v1/jobs/stats"))["total"] == 3
 
 
 # --- Cancelling -----------------------------------------------------------------------------------
@@ -372,7 +355,7 @@ def test_deleting_a_queued_job_cancels_it(api, personas, make_job):
 
     job = make_job()
 
-    data = data_of(api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"))
 
     assert data["id"] == str(job.pk)
     assert data["status"] == "cancelled"
@@ -384,7 +367,7 @@ def test_deleting_a_queued_job_cancels_it(api, personas, make_job):
 def test_deleting_a_processing_job_cancels_it_for_the_worker_to_notice(api, personas, make_job):
     job = make_job(status="processing", celery_task_id="task-1", progress=30)
 
-    data = data_of(api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"))
+    data = api_data(api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"))
 
     assert data["status"] == "cancelled"
     job.refresh_from_db()
@@ -395,9 +378,7 @@ def test_deleting_a_processing_job_cancels_it_for_the_worker_to_notice(api, pers
 def test_deleting_a_finished_job_is_a_409_and_changes_nothing(api, personas, make_job, status):
     job = make_job(status=status, result={"x": 1} if status == "completed" else None)
 
-    body = assert_error(
-        api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"), 409, "JOB_ALREADY_FINISHED"
-    )
+    body = api_error(api(personas.alpha, personas.alice).delete(f"/api/v1/jobs/{job.pk}"), 409, "JOB_ALREADY_FINISHED")
 
     assert body["details"]["status"] == status
     job.refresh_from_db()
@@ -409,7 +390,7 @@ def test_a_member_may_cancel_their_own_job_but_not_anothers(api, personas, make_
     theirs = make_job(user=personas.alice)
     client = api(personas.alpha, personas.bob)
 
-    assert data_of(client.delete(f"/api/v1/jobs/{own.pk}"))["status"] == "cancelled"
-    assert_error(client.delete(f"/api/v1/jobs/{theirs.pk}"), 404, "NOT_FOUND")
+    assert api_data(client.delete(f"/api/v1/jobs/{own.pk}"))["status"] == "cancelled"
+    api_error(client.delete(f"/api/v1/jobs/{theirs.pk}"), 404, "NOT_FOUND")
     theirs.refresh_from_db()
     assert theirs.status == "queued"

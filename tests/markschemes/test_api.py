@@ -9,6 +9,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from markschemes.models import MarkScheme, SchemeState
+from tests.helpers import api_error
 
 pytestmark = pytest.mark.django_db
 
@@ -59,13 +60,6 @@ def _content(scheme: dict) -> dict:
             for q in scheme["questions"]
         ],
     }
-
-
-def _error(response, status, code):
-    body = response.json()
-    assert response.status_code == status, body
-    assert body["success"] is False and body["code"] == code
-    return body
 
 
 def _count(organization) -> int:
@@ -145,7 +139,7 @@ def test_assessors_list_the_shipped_schemes_by_standard_and_state(api, personas)
     [({"state": "retired"}, "state"), ({"standard": 16}, "standard"), ({"per_page": 0}, "per_page")],
 )
 def test_a_bad_list_query_is_a_validation_error(api, personas, query, field):
-    body = _error(api(personas.alpha, personas.bob).get(URL, query), 400, "VALIDATION_ERROR")
+    body = api_error(api(personas.alpha, personas.bob).get(URL, query), 400, "VALIDATION_ERROR")
     assert list(body["details"]) == [field]
 
 
@@ -178,7 +172,7 @@ def test_editing_a_published_scheme_makes_the_next_version_and_publishing_archiv
     unchanged = client.get(f"{URL}/{v1['id']}").json()["data"]
     assert (unchanged["state"], unchanged["questions"]) == ("published", v1["questions"])
 
-    again = _error(client.patch(f"{URL}/{v1['id']}", {"title": "Another"}, format="json"), 409, "DRAFT_EXISTS")
+    again = api_error(client.patch(f"{URL}/{v1['id']}", {"title": "Another"}, format="json"), 409, "DRAFT_EXISTS")
     assert again["details"] == {"draft_id": v2["id"], "version": 2}
     assert again["error"] == "Version 2 of this scheme is already a draft; edit that draft."
 
@@ -189,7 +183,7 @@ def test_editing_a_published_scheme_makes_the_next_version_and_publishing_archiv
         "alice@alpha.test",
     )
     assert client.get(f"{URL}/{v1['id']}").json()["data"]["state"] == "archived"
-    twice = _error(client.post(f"{URL}/{v2['id']}/publish"), 409, "SCHEME_NOT_DRAFT")
+    twice = api_error(client.post(f"{URL}/{v2['id']}/publish"), 409, "SCHEME_NOT_DRAFT")
     assert twice["error"] == "Only a draft can be published; version 2 is published."
     assert twice["details"] == {"state": "published"}
 
@@ -197,7 +191,7 @@ def test_editing_a_published_scheme_makes_the_next_version_and_publishing_archiv
 def test_a_new_version_keeps_the_standard(api, personas):
     client = api(personas.alpha, personas.alice)
     v1 = client.get(URL, {"standard": 4, "state": "published"}).json()["data"]["mark_schemes"][0]
-    body = _error(client.patch(f"{URL}/{v1['id']}", {"standard": 5}, format="json"), 400, "VALIDATION_ERROR")
+    body = api_error(client.patch(f"{URL}/{v1['id']}", {"standard": 5}, format="json"), 400, "VALIDATION_ERROR")
     sentence = "A new version keeps its scheme's standard or subject; create a new scheme instead."
     assert body["details"] == {"standard": [sentence]}
 
@@ -247,7 +241,7 @@ def test_a_bad_scheme_is_refused_naming_the_field_and_nothing_is_saved(api, pers
 def test_a_bad_edit_leaves_the_draft_as_it_was(api, personas):
     client = api(personas.alpha, personas.alice)
     draft = client.post(URL, BODY, format="json").json()["data"]
-    body = _error(
+    body = api_error(
         client.patch(f"{URL}/{draft['id']}", {"questions": _body(questions__1__number=2)["questions"]}, format="json"),
         400,
         "VALIDATION_ERROR",
@@ -265,7 +259,7 @@ def test_assessors_read_but_do_not_write(api, personas):
         assessor.patch(f"{URL}/{draft['id']}", {"title": "Mine now"}, format="json"),
         assessor.post(f"{URL}/{draft['id']}/publish"),
     ):
-        body = _error(response, 403, "PERMISSION_DENIED")
+        body = api_error(response, 403, "PERMISSION_DENIED")
         assert body["error"] == "Only the organization's owners and admins may do this."
     assert _count(personas.alpha) == before
     assert assessor.get(f"{URL}/{draft['id']}").json()["data"] == draft
@@ -281,7 +275,7 @@ def test_outsiders_get_404_and_each_organization_sees_only_its_own(api, personas
         outsider.patch(f"{URL}/{draft['id']}", {"title": "x"}, format="json"),
         outsider.post(f"{URL}/{draft['id']}/publish"),
     ):
-        _error(response, 404, "NOT_FOUND")
+        api_error(response, 404, "NOT_FOUND")
     own = api(personas.beta, personas.charlie).get(URL, {"per_page": 100}).json()["data"]
     assert own["total"] == 15 and "Standard 3: our own quiz" not in [s["title"] for s in own["mark_schemes"]]
     with schema_context(personas.alpha.schema_name):
@@ -289,7 +283,7 @@ def test_outsiders_get_404_and_each_organization_sees_only_its_own(api, personas
 
 
 def test_signing_in_is_required(api, personas):
-    _error(api(personas.alpha).get(URL), 401, "NOT_AUTHENTICATED")
+    api_error(api(personas.alpha).get(URL), 401, "NOT_AUTHENTICATED")
 
 
 def test_an_unknown_id_is_not_found(api, personas):
@@ -299,5 +293,5 @@ def test_an_unknown_id_is_not_found(api, personas):
         client.patch(f"{URL}/999999", {"title": "x"}, format="json"),
         client.post(f"{URL}/999999/publish"),
     ):
-        body = _error(response, 404, "NOT_FOUND")
+        body = api_error(response, 404, "NOT_FOUND")
         assert body["error"] == "No mark scheme with that id in this organization."
