@@ -415,6 +415,11 @@ def test_held_answers_wait_for_release_while_counted_in_flight(fake: FakeOpenAI,
         assert not reply.done()
         fake.release()
         assert reply.result(timeout=10).choices[0].message.parsed.student_name == default_extraction()["student_name"]
+    # The server's handler counts itself out just after the client has its answer: wait for that, not a race.
+    deadline = time.monotonic() + 10
+    while fake.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.stats()["in_flight"] == 0, "an answered request is no longer in flight"
     fake.hold()
     fake.reset()
     assert fake.stats()["in_flight"] == 0
