@@ -90,6 +90,29 @@ class GradingSession(models.Model):
         return "completed"
 
 
+class JobQuerySet(models.QuerySet):
+    """The one door for writing a job's status, progress or step: each such write is published after commit to
+    whoever watches the job (jobs/live.py) and counted (quizmarker/metrics.py)."""
+
+    def update(self, **kwargs):
+        if not kwargs.keys() & {"status", "progress", "current_step"}:
+            return super().update(**kwargs)
+        ids = list(self.values_list("pk", flat=True))
+        done = super().update(**kwargs)
+        if done and ids:
+            from jobs.live import changed
+
+            changed(ids, status=kwargs.get("status"))
+        return done
+
+    def create(self, **kwargs):
+        job = super().create(**kwargs)
+        from jobs.live import changed
+
+        changed([job.pk], status=job.status)
+        return job
+
+
 class BackgroundJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: job_org_status_created starts with it. With fresh statistics PostgreSQL chose a separate
@@ -129,6 +152,8 @@ class BackgroundJob(models.Model):
         null=True, blank=True, help_text="When its files and input/result were removed at expiry; the row stays."
     )
     retried_as = models.UUIDField(null=True, blank=True, help_text="The job that started this one again.")
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
