@@ -3,6 +3,7 @@
 from django.urls import path
 
 from grading.views import dashboard, jobs, results, review, scripts, students, submissions, uploads
+from jobs import streams
 
 app_name = "grading"
 
@@ -27,8 +28,10 @@ urlpatterns = [
     path("students/<int:student_id>/", students.student_detail, name="student-detail"),
     path("sessions/", jobs.session_list, name="session-list"),
     path("sessions/<uuid:session_id>/", jobs.session_detail, name="session-detail"),
+    path("sessions/<uuid:session_id>/events", streams.page_session_events, name="session-events"),
     path("jobs/", jobs.job_list, name="job-list"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/events", streams.page_job_events, name="job-events"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry/", jobs.job_retry, name="job-retry"),
 ]

@@ -6,6 +6,7 @@ from grading import api as grading_api
 from grading import script_api
 from integrations import api as integrations_api
 from jobs import api as jobs_api
+from jobs import streams
 from markschemes import api as markschemes_api
 from markschemes import import_api, subjects_api
 from organizations import api as organizations_api
@@ -61,10 +62,12 @@ urlpatterns = [
     path("students/<int:student_id>", grading_api.StudentDetailView.as_view(), name="api-student-detail"),
     path("sessions", jobs_api.SessionListView.as_view(), name="api-session-list"),
     path("sessions/<uuid:session_id>", jobs_api.SessionDetailView.as_view(), name="api-session-detail"),
+    path("sessions/<uuid:session_id>/events", streams.api_session_events, name="api-session-events"),
     path("jobs", jobs_api.JobListView.as_view(), name="api-job-list"),
     path("jobs/stats", jobs_api.JobStatsView.as_view(), name="api-job-stats"),
     path("jobs/<uuid:job_id>", jobs_api.JobDetailView.as_view(), name="api-job-detail"),
     path("jobs/<uuid:job_id>/result", jobs_api.JobResultView.as_view(), name="api-job-result"),
+    path("jobs/<uuid:job_id>/events", streams.api_job_events, name="api-job-events"),
     path("organizations", organizations_api.OrganizationListView.as_view(), name="api-organization-list"),
     path(
         "organizations/<int:organization_id>",

@@ -34,11 +34,20 @@ def _jobs(request):
     return visible_jobs(request.user, request.organization, request.membership)
 
 
-def _get_job(request, job_id):
+def find_job(request, job_id):
+    """The job the pages show at /jobs/<id>/ (and stream at /jobs/<id>/events), or 404."""
     job = _jobs(request).filter(pk=job_id).first()
     if job is None:
         raise Http404("No job with that id in this organization.")
     return job
+
+
+def find_session(request, session_id):
+    """The session the pages show at /sessions/<id>/ (and stream at /sessions/<id>/events), or 404."""
+    session = visible_sessions(request.user, request.organization, request.membership).filter(pk=session_id).first()
+    if session is None:
+        raise Http404("No grading session with that id in this organization.")
+    return session
 
 
 def _can_manage(request) -> bool:
@@ -72,7 +81,7 @@ def job_list(request):
 
 @login_required
 def job_detail(request, job_id):
-    job = _get_job(request, job_id)
+    job = find_job(request, job_id)
     ids = (job.result or {}).get("submission_ids") or job.input.get("submission_ids") or []
     scripts = list(Submission.objects.select_related("student").filter(pk__in=ids).order_by("created_at"))
     if not scripts and job.job_type == JobType.EXTRACTION:
@@ -95,7 +104,7 @@ def job_detail(request, job_id):
 @require_POST
 @login_required
 def job_cancel(request, job_id):
-    job = _get_job(request, job_id)
+    job = find_job(request, job_id)
     cancelled = cancel_job(job, by=request.user)
     if wants_json(request):
         if not cancelled:
@@ -111,7 +120,7 @@ def job_cancel(request, job_id):
 @require_POST
 @login_required
 def job_retry(request, job_id):
-    job = _get_job(request, job_id)
+    job = find_job(request, job_id)
     try:
         if job.job_type in RETRY_THROTTLES:  # a retry starts AI work again: the API's rate for that work
             throttle(request, RETRY_THROTTLES[job.job_type])
@@ -159,9 +168,7 @@ def session_list(request):
 
 @login_required
 def session_detail(request, session_id):
-    session = visible_sessions(request.user, request.organization, request.membership).filter(pk=session_id).first()
-    if session is None:
-        raise Http404("No grading session with that id in this organization.")
+    session = find_session(request, session_id)
     status = session.status
     return render(
         request,
