@@ -1,13 +1,18 @@
 /* QuizMarker: small progressive enhancements shared by every page (no framework, no build step).
  *
- * Job cards ([data-job]) poll GET /api/v1/jobs/<id> every 2 s while the job is queued or processing and update
- * their progress bar, step and status; a failed job shows its error and a retry button. Everything also works
+ * Job cards ([data-job]) follow their job while it is queued or processing — by its live stream of server-sent
+ * events (GET /jobs/<id>/events) where the browser has EventSource, else by polling GET /api/v1/jobs/<id> every 2 s,
+ * which is also what a card falls back to by itself when its stream fails — and update their progress bar, step and
+ * status; a failed job shows its error and a retry button. At most MAX_STREAMS cards of a page stream at once (a
+ * browser opens only six connections to a host); the others poll. Everything also works
  * without JavaScript: the cards are rendered by the server and the retry/cancel buttons are ordinary forms.
  */
 (function () {
   "use strict";
 
   var POLL_MS = 2000;
+  var MAX_STREAMS = 4;
+  var streams = 0;
   var ACTIVE = { queued: true, processing: true };
   var STATUS_LABELS = {
     queued: "Queued", processing: "Processing", completed: "Completed", failed: "Failed", cancelled: "Cancelled"
@@ -86,7 +91,7 @@
       if (link) link.setAttribute("href", "/jobs/" + reply.body.data.job_id + "/");
       update(card, { id: reply.body.data.job_id, job_type: reply.body.data.job_type, status: "queued",
                      progress: 0, current_step: "Waiting for a worker" });
-      poll(card);
+      follow(card);
     });
   }
 
@@ -164,11 +169,46 @@
       });
   }
 
+  function stopStream(card) {
+    if (!card._qmStream) return;
+    card._qmStream.close();
+    card._qmStream = null;
+    streams -= 1;
+  }
+
+  // Follow a card's job by its event stream; poll instead when there is none, or as soon as it fails.
+  function follow(card) {
+    stopStream(card);
+    if (card._qmTimer) window.clearTimeout(card._qmTimer);
+    if (!window.EventSource || streams >= MAX_STREAMS) {
+      card._qmTimer = window.setTimeout(function () { poll(card); }, 300);
+      return;
+    }
+    var id = card.getAttribute("data-job");
+    var source = new window.EventSource("/jobs/" + id + "/events");
+    card._qmStream = source;
+    streams += 1;
+    source.onmessage = function (event) {
+      if (card.getAttribute("data-job") !== id) { stopStream(card); return; } // retried meanwhile
+      var job = JSON.parse(event.data);
+      update(card, job);
+      if (!ACTIVE[job.status]) {
+        stopStream(card);  // the server ends the stream too; closing stops EventSource from reconnecting
+        finished(card, job);
+      }
+    };
+    source.onerror = function () {
+      if (card._qmStream !== source) return;
+      stopStream(card);
+      poll(card);
+    };
+  }
+
   function watch(card) {
     var status = card.getAttribute("data-status");
     if (ACTIVE[status]) {
       card.classList.add("is-active");
-      card._qmTimer = window.setTimeout(function () { poll(card); }, 300);
+      follow(card);
     }
   }
 
@@ -220,7 +260,7 @@
     });
   }
 
-  window.QuizMarker = { watch: watch, poll: poll, update: update, csrfToken: csrfToken, el: el };
+  window.QuizMarker = { watch: watch, follow: follow, poll: poll, update: update, csrfToken: csrfToken, el: el };
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-job]").forEach(watch);
