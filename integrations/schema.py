@@ -202,7 +202,8 @@ Error codes: """
 
 ## Jobs
 Uploading and grading are background jobs: `POST /api/v1/upload` and `POST /api/v1/grade` answer `202` with a
-`job_id`. Either poll `GET /api/v1/jobs/{job_id}` (never throttled; every 2 s is fine) until `status` is `completed`
+`job_id`. Either follow `GET /api/v1/jobs/{job_id}/events` (server-sent events: each change as it happens, ending
+with the job), poll `GET /api/v1/jobs/{job_id}` (never throttled; every 2 s is fine) until `status` is `completed`
 or `failed`, or receive a webhook. Uploads are throttled to 20 an hour per user and grading to 15. An upload sent
 with `grade=true` needs no `POST /api/v1/grade`: its scripts are graded as soon as they are read, and the upload job's
 result names the grading job (`grading_job_id`).
@@ -226,8 +227,58 @@ feedback: fetch those with your token.
 )
 
 
+EVENT_STREAMS = {
+    "/api/v1/jobs/{job_id}/events": (
+        "job_id",
+        "jobs_events",
+        "Follow a job live (server-sent events)",
+        "/api/v1/jobs/{job_id}",
+        "A `text/event-stream`: one `data: {job object}` event (the job as `GET /api/v1/jobs/{job_id}` shows it) "
+        "now and at each change of progress, step or status, ending after the terminal status (`completed`, "
+        "`failed` or `cancelled`); a comment line `: keepalive` every 15 s. Same authentication and visibility as "
+        "the job itself. Send `Accept: text/event-stream`.",
+    ),
+    "/api/v1/sessions/{session_id}/events": (
+        "session_id",
+        "sessions_events",
+        "Follow a grading session's jobs live (server-sent events)",
+        "/api/v1/sessions/{session_id}",
+        "A `text/event-stream` of every job of the session (reading, the grading it starts, the summary email): one "
+        "`data: {job object}` event per job now, then one per change, ending once none of its jobs is queued or "
+        "processing. Same authentication and visibility as the session.",
+    ),
+}
+
+
+def _event_stream_paths(result) -> None:
+    """The event streams are async Django views, not DRF views: documented here, with the error answers of the
+    detail endpoint whose rules they share."""
+    for path, (parameter, operation_id, summary, detail, description) in EVENT_STREAMS.items():
+        errors = result["paths"][detail]["get"]["responses"]
+        result["paths"][path] = {
+            "get": {
+                "operationId": operation_id,
+                "summary": summary,
+                "description": description,
+                "parameters": [
+                    {"in": "path", "name": parameter, "schema": {"type": "string", "format": "uuid"}, "required": True}
+                ],
+                "tags": [detail.split("/")[3]],
+                "security": result["paths"][detail]["get"]["security"],
+                "responses": {
+                    "200": {
+                        "description": "The stream of events.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **{code: errors[code] for code in ("401", "403", "404") if code in errors},
+                },
+            }
+        }
+
+
 def finish_schema(result, generator, request, public):
     """Description, the Error component for every operation, and stable ordering."""
     result["info"]["description"] = DESCRIPTION
+    _event_stream_paths(result)
     result["info"]["contact"] = {"name": "QuizMarker"}
     return result
