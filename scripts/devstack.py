@@ -181,6 +181,19 @@ def prepare_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
+def fresh_metrics_dir(name: str) -> None:
+    """Prometheus multiprocess mode: every process of this stack counts into files here, and /metrics adds them up.
+    Emptied at each start (the counts of processes that no longer run are history)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    path = DATA / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    if name != "metrics":  # a test run's counts go with it
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+
+
 def manage(*args: str, env: dict[str, str] | None = None) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -207,6 +220,8 @@ def ensure_dev_env_file(env: dict[str, str]) -> None:
 
 def cmd_run() -> int:
     os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("METRICS_ALLOWED_IPS", "127.0.0.1,::1")  # Prometheus on this machine may scrape /metrics
+    fresh_metrics_dir("metrics")
     env = prepare_environment()
     ensure_dev_env_file(env)
     port = env.setdefault("PORT", "8000")
@@ -245,6 +260,7 @@ def cmd_test(pytest_args: list[str]) -> int:
     shutil.rmtree(media, ignore_errors=True)
     media.mkdir(parents=True)
     os.environ["MEDIA_ROOT"] = str(media)
+    fresh_metrics_dir(f"test-metrics-{os.getpid()}")
     env = prepare_environment()
     steps = [
         ("lint", [str(VENV_BIN / "ruff"), "check", "."]),
@@ -265,6 +281,7 @@ def cmd_exec(command: list[str]) -> int:
     os.environ["QUIZMARKER_TESTING"] = "true"
     os.environ.setdefault("REDIS_KEY_PREFIX", f"qmrel{os.getpid()}")
     os.environ.setdefault("MEDIA_ROOT", str(DATA / "test-media-rel"))
+    fresh_metrics_dir(f"rel-metrics-{os.getpid()}")
     env = prepare_environment()
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 

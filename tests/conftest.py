@@ -303,3 +303,67 @@ def live_db(django_db_setup, django_db_blocker):
     """Committed database access (autocommit), for tests whose data a worker process must see."""
     with django_db_blocker.unblock():
         yield
+
+
+# --- The web server as `make run` starts it (gunicorn with uvicorn workers: ASGI) ---------------
+
+
+class WebServer:
+    """The Procfile's `web` line, run on a free port against the test database and Redis prefix."""
+
+    def __init__(self, env: dict[str, str]):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "1"}
+        self.log_path = ROOT / ".data" / f"web-{os.getpid()}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        import urllib.request
+
+        line = next(row for row in (ROOT / "Procfile").read_text().splitlines() if row.startswith("web:"))
+        bin_dir = str(Path(sys.executable).parent)
+        env = {**self.env, "PATH": f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}"}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["sh", "-c", line.split(":", 1)[1].strip()],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The web server exited; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"The web server did not answer within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, django_db_blocker):
+    """One ASGI web server for the session (tests that stream events or scrape /metrics over real HTTP)."""
+    server = WebServer(worker_env({"METRICS_ALLOWED_IPS": "127.0.0.1"}))
+    with django_db_blocker.unblock():
+        server.start()
+    yield server
+    server.stop()
