@@ -36,9 +36,10 @@ def record_usage(context: JobContext, usages: list[Usage]) -> None:
     """Log provider calls at once (they cost money whether or not the job finishes)."""
     from organizations.models import ProviderCall
     from organizations.usage import estimate_cost
+    from quizmarker import metrics
 
     job = context.job
-    ProviderCall.objects.bulk_create(
+    calls = ProviderCall.objects.bulk_create(
         [
             ProviderCall(
                 organization_id=job.organization_id,
@@ -58,6 +59,8 @@ def record_usage(context: JobContext, usages: list[Usage]) -> None:
             for u in usages
         ]
     )
+    for usage, call in zip(usages, calls, strict=True):
+        metrics.provider_call(usage, call.cost_usd)
 
 
 def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> None:

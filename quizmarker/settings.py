@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -36,8 +37,9 @@ if not (DEBUG or TESTING) and (SECRET_KEY == _INSECURE_DEV_KEY or len(SECRET_KEY
 # Organizations live at <slug>.<BASE_DOMAIN>; the bare domain serves the landing page, sign-up and the admin.
 BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost").strip().lower()
 # Extra host names that serve the public site (e.g. 127.0.0.1 for health checks from a load balancer).
-PUBLIC_HOSTS = sorted({BASE_DOMAIN, "localhost", "127.0.0.1", "[::1]", *env_list("PUBLIC_HOSTS", [])})
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1", "[::1]"])
+_EXTRA_PUBLIC_HOSTS = env_list("PUBLIC_HOSTS", [])  # (docker/: `web`, the name Prometheus scrapes it by)
+PUBLIC_HOSTS = sorted({BASE_DOMAIN, "localhost", "127.0.0.1", "[::1]", *_EXTRA_PUBLIC_HOSTS})
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1", "[::1]", *_EXTRA_PUBLIC_HOSTS])
 # The port shown in links we build (emails, hand-off between hosts); empty for 80/443.
 SITE_PORT = env_str("SITE_PORT", "8000" if DEBUG else "")
 SITE_SCHEME = env_choice("SITE_SCHEME", "http" if DEBUG or TESTING else "https", {"http", "https"})
@@ -86,10 +88,24 @@ TENANT_CACHE_SECONDS = env_float("TENANT_CACHE_SECONDS", 0.0 if TESTING else 5.0
 # kept per process.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
 HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 0.0 if TESTING else 5.0, minimum=0)
+# GET /metrics (quizmarker/metrics.py, Prometheus): readable with `Authorization: Bearer <METRICS_TOKEN>` or from an
+# address in METRICS_ALLOWED_IPS (addresses or networks, comma-separated; `make run` allows 127.0.0.1). Nobody else.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(item, strict=False) for item in METRICS_ALLOWED_IPS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS must list IP addresses or networks: {exc}") from exc
+# Organizations given their own `organization` label in job metrics (slugs); the rest are counted as "other".
+METRICS_ORGANIZATIONS = frozenset(env_list("METRICS_ORGANIZATIONS", []))
+# docker/: each container counts in its own folder under this shared volume (PROMETHEUS_MULTIPROC_DIR=<root>/<host>,
+# set by docker/entrypoint.sh); /metrics adds up every folder. Empty: this stack's PROMETHEUS_MULTIPROC_DIR alone.
+METRICS_MULTIPROC_ROOT = env_str("PROMETHEUS_MULTIPROC_ROOT", "")
 
 AUTH_USER_MODEL = "organizations.User"
 
 MIDDLEWARE = [
+    "quizmarker.metrics.request_metrics_middleware",
     "quizmarker.middleware.OrganizationRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -473,6 +489,8 @@ SPECTACULAR_SETTINGS = {
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not (DEBUG or TESTING))
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not (DEBUG or TESTING))
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not (DEBUG or TESTING))
+# Prometheus scrapes /metrics over the private network by plain HTTP (docker/prometheus.yml), with its token.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if (DEBUG or TESTING) else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)

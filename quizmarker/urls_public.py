@@ -8,6 +8,7 @@ from organizations import views as org_views
 from organizations.dashboard import admin_dashboard
 from quizmarker.api import api_not_found
 from quizmarker.health import health, ready
+from quizmarker.metrics import metrics_view
 
 # The admin's own login form checks passwords with no rate limit and no second factor: send it to allauth's sign-in,
 # which has both (ACCOUNT_RATE_LIMITS; the TOTP stage for enrolled users), and back to the admin afterwards.
@@ -21,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("health/ready", ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     re_path(r"^api/", api_not_found),
 ]
