@@ -112,4 +112,12 @@ with psycopg.connect(url, autocommit=True) as conn:
 PY
 fi
 
+# Prometheus metrics (quizmarker/metrics.py): this container's processes count into their own folder of the shared
+# metrics volume (PIDs repeat across containers, so never one folder for all), emptied when the container starts.
+if [ -n "${PROMETHEUS_MULTIPROC_ROOT:-}" ]; then
+    PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_MULTIPROC_ROOT/$(hostname)"
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    export PROMETHEUS_MULTIPROC_DIR
+fi
+
 exec "$@"
