@@ -15,6 +15,8 @@ Modes:
   local       only the offline grader's speed, in this process (every mode reports it; no stack is started).
   fairness    only the fairness case (both runs it too): organization B's one script, idle and while organization A's
               batch of --fairness-scripts runs (scripts/bench_fairness.py).
+  streams     what watching one batch costs the web server: --watchers clients by live stream (server-sent events)
+              against as many polling every 2 s (scripts/bench_streams.py).
 """
 
 from __future__ import annotations
@@ -534,7 +536,7 @@ def main() -> int:
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument(
         "--mode",
-        choices=["both", "concurrent", "sequential", "web", "local", "fairness"],
+        choices=["both", "concurrent", "sequential", "web", "local", "fairness", "streams"],
         default="both",
         help="which batches to run (web: none, only the upload and job-status measurements; local: only the offline "
         "grader's speed, with no stack)",
@@ -553,6 +555,7 @@ def main() -> int:
     parser.add_argument(
         "--database", default="quizmarker_bench", help="the database to (re)create: another name for a parallel run"
     )
+    parser.add_argument("--watchers", type=int, default=200, help="--mode streams: clients watching one batch")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
     global LOAD_BEFORE, CPU_REFERENCE
@@ -564,7 +567,9 @@ def main() -> int:
         return report(args, local_rows)
     stack = Stack(args)
     try:
-        env = prepare(args, args.database)
+        # (streams: its own database by default, so that it never drops another bench run's)
+        database = "quizmarker_bench_streams" if args.mode == "streams" and args.database == "quizmarker_bench" else None
+        env = prepare(args, database or args.database)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
         fake = stack.spawn(
             "fakeopenai",
@@ -590,6 +595,8 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{stack.web_port}/health")
         client = Client(stack.web_port, env["BENCH_TOKEN"])
         rows: list[tuple[str, str]] = list(local_rows)
+        if args.mode == "streams":
+            return report(args, rows + streams_rows(stack, env, web))
         bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency
         results = {}
         # (batch, worker mode, client flow): the concurrent batch once with grade=true and once as two requests.
@@ -711,6 +718,50 @@ def main() -> int:
     finally:
         stack.stop()
     return report(args, rows)
+
+
+def streams_rows(stack: Stack, env: dict, wsgi_web: subprocess.Popen) -> list[tuple[str, str]]:
+    """--mode streams, on the web server the image runs (uvicorn workers): see scripts/bench_streams.py."""
+    import bench_streams
+
+    stack.stop(wsgi_web)
+    port = free_port()
+    web = stack.spawn(
+        "gunicorn-asgi",
+        [
+            str(BIN / "gunicorn"),
+            "quizmarker.asgi:application",
+            "--worker-class",
+            "uvicorn.workers.UvicornWorker",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(ARGS.web_workers),
+            "--log-level",
+            "warning",
+        ],
+        env,
+    )
+    wait_http(f"http://127.0.0.1:{port}/health")
+    client = Client(port, env["BENCH_TOKEN"])
+    results = []
+    for how in ("stream", "poll"):
+        print(f"[bench] {ARGS.watchers} watchers {how} one batch of {ARGS.scripts} scripts ...", flush=True)
+        results.append(
+            bench_streams.phase(
+                how,
+                client=client,
+                page=SHEET.read_bytes(),
+                scripts=ARGS.scripts,
+                watchers=ARGS.watchers,
+                web=web,
+                start_worker=lambda: start_worker(stack, env, "concurrent"),
+                stop_worker=stack.stop,
+                cpu_seconds=cpu_seconds,
+                memory_mb=memory_mb,
+            )
+        )
+    return bench_streams.rows(results, ARGS.scripts, ARGS.watchers)
 
 
 def report(args, rows: list[tuple[str, str]]) -> int:
