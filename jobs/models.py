@@ -185,6 +185,26 @@ class BackgroundJob(models.Model):
         return None
 
 
+class Alert(models.Model):
+    """Something ops should know about (jobs/alerts.py): open until its problem is gone, then resolved."""
+
+    key = models.CharField(max_length=100, help_text="What it is about: stuck_jobs, queue_age, budget:<slug>...")
+    title = models.CharField(max_length=200)
+    detail = models.TextField()
+    opened_at = models.DateTimeField()
+    checked_at = models.DateTimeField(help_text="When the check last saw it.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=models.Q(resolved_at__isnull=True), name="alert_one_open")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class JobEvent(models.Model):
     """What happened to a job, in sentences a user can read (no student data)."""
 

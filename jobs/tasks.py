@@ -82,3 +82,10 @@ def remove_old_job_history() -> int:
 @shared_task(name="jobs.tasks.remove_orphaned_uploads")
 def remove_orphaned_uploads() -> int:
     return housekeeping.remove_orphaned_uploads()
+
+
+@shared_task(name="jobs.tasks.check_alerts")
+def check_alerts() -> dict:
+    from jobs.alerts import check_alerts as check
+
+    return check()

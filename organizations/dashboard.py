@@ -216,7 +216,14 @@ def dashboard_data(now: datetime | None = None) -> dict:
 
 def admin_dashboard(request):
     require_super_admin(request)
-    context = {**admin.site.each_context(request), "title": "Service dashboard", **dashboard_data()}
+    from jobs.models import Alert
+
+    context = {
+        **admin.site.each_context(request),
+        "title": "Service dashboard",
+        **dashboard_data(),
+        "alerts": Alert.objects.filter(resolved_at__isnull=True).order_by("opened_at"),
+    }
     return TemplateResponse(request, "admin/quizmarker_dashboard.html", context)
 
 

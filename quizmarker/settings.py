@@ -283,6 +283,14 @@ if JOB_SILENT_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
         "that are still running."
     )
 
+# --- Alerts (jobs/alerts.py: checked every minute by beat; super admins emailed on open and on resolve) ----------
+ALERT_WINDOW_MINUTES = env_int("ALERT_WINDOW_MINUTES", 60, minimum=1)  # the window of the two rates below
+ALERT_MIN_SAMPLES = env_int("ALERT_MIN_SAMPLES", 10, minimum=1)  # a rate counts once this many jobs/calls are in it
+ALERT_FAILURE_RATE = env_float("ALERT_FAILURE_RATE", 0.2, minimum=0)  # failed ÷ (completed + failed) jobs
+ALERT_PROVIDER_ERROR_RATE = env_float("ALERT_PROVIDER_ERROR_RATE", 0.2, minimum=0)  # failed ÷ all AI calls
+ALERT_QUEUE_AGE_SECONDS = env_int("ALERT_QUEUE_AGE_SECONDS", 600, minimum=1)  # the oldest queued job's wait
+ALERT_BUDGET_FRACTION = env_float("ALERT_BUDGET_FRACTION", 0.9, minimum=0)  # of an organization's monthly AI budget
+
 # --- Plans and usage --------------------------------------------------------------------------
 PLAN_QUIZ_LIMITS = {
     "free": env_int("PLAN_FREE_QUIZ_LIMIT", 50, minimum=0),
