@@ -72,16 +72,26 @@ def watch_by_polling(client, session_id: str, done: list) -> None:
     done.append(("poll", status, requests))
 
 
+def threads(proc) -> int:
+    """OS threads of a process and its children (gunicorn's workers)."""
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    return sum(p.num_threads() for p in [root, *root.children(recursive=True)])
+
+
 class PeakMemory:
-    """Samples the web server's PSS every half second."""
+    """Samples the web server's PSS and its thread count every half second."""
 
     def __init__(self, proc, memory_mb):
         self.proc, self.memory_mb, self.peak, self._stop = proc, memory_mb, 0.0, threading.Event()
+        self.peak_threads = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self.memory_mb(self.proc))
+            self.peak_threads = max(self.peak_threads, threads(self.proc))
             self._stop.wait(0.5)
 
     def __enter__(self):
@@ -109,7 +119,7 @@ def phase(
     session_id = make_batch(client, page, scripts)
     done: list = []
     watch = watch_by_stream if how == "stream" else watch_by_polling
-    idle_mb = memory_mb(web)
+    idle_mb, idle_threads = memory_mb(web), threads(web)
     before = cpu_seconds({"web": web})["web"]
     started = time.monotonic()
     with PeakMemory(web, memory_mb) as memory, ThreadPoolExecutor(max_workers=watchers) as pool:
@@ -130,6 +140,7 @@ def phase(
         "cpu": cpu,
         "idle_mb": idle_mb,
         "peak_mb": memory.peak,
+        "threads": (idle_threads, memory.peak_threads),
         "watchers_done": len(done),
         "bad_answers": sum(1 for status in answers if status != 200),
         "per_watcher": sum(count for _, _, count in done) / max(1, len(done)),
@@ -147,8 +158,8 @@ def rows(results: list[dict], scripts: int, watchers: int) -> list[tuple[str, st
                 f"{r['cpu']:.1f} s / {r['wall']:.1f} s",
             ),
             (
-                f"… {label}: web memory (PSS) idle → peak",
-                f"{r['idle_mb']:.0f} MB → {r['peak_mb']:.0f} MB",
+                f"… {label}: web memory (PSS) idle → peak; OS threads idle → peak",
+                f"{r['idle_mb']:.0f} MB → {r['peak_mb']:.0f} MB; {r['threads'][0]} → {r['threads'][1]}",
             ),
             (
                 f"… {label}: {unit} per watcher; watchers that saw the end; non-200 answers",
