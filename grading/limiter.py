@@ -324,6 +324,9 @@ class ProviderLimiter:
                 f"The AI provider is busy: no call slot came free within {self.max_wait:.0f} seconds.",
                 code="PROVIDER_RATE_LIMITED",
             )
+        from quizmarker.metrics import limiter_waited
+
+        limiter_waited(time.monotonic() - started)
         try:
             yield
         finally:

@@ -568,7 +568,9 @@ def main() -> int:
     stack = Stack(args)
     try:
         # (streams: its own database by default, so that it never drops another bench run's)
-        database = "quizmarker_bench_streams" if args.mode == "streams" and args.database == "quizmarker_bench" else None
+        database = (
+            "quizmarker_bench_streams" if args.mode == "streams" and args.database == "quizmarker_bench" else None
+        )
         env = prepare(args, database or args.database)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
         fake = stack.spawn(

@@ -145,16 +145,10 @@ def test_a_real_prometheus_scrape_sees_job_and_provider_counters_move(
     started = 'sum(quizmarker_jobs_started_total{job_type="extraction"})'
     calls = 'sum(quizmarker_provider_calls_total{outcome="succeeded",purpose="extraction"})'
     durations = 'sum(quizmarker_job_duration_seconds_count{job_type="extraction",status="completed"})'
+    waits = "sum(quizmarker_limiter_wait_seconds_count)"
     time.sleep(1.5)  # one more scrape, so "before" is what the server counts now
-    before = {
-        name: _value(prometheus, expression)
-        for name, expression in (
-            ("finished", finished),
-            ("started", started),
-            ("calls", calls),
-            ("durations", durations),
-        )
-    }
+    measures = {"finished": finished, "started": started, "calls": calls, "durations": durations, "waits": waits}
+    before = {name: _value(prometheus, expression) for name, expression in measures.items()}
 
     client = api(personas.alpha, personas.dana)
     job_ids = [upload(client, sheet("s05_std05_dkg_p1.png"))["job_id"] for _ in range(2)]  # Alpha: the fake provider
@@ -170,6 +164,7 @@ def test_a_real_prometheus_scrape_sees_job_and_provider_counters_move(
     assert _value(prometheus, started) == before["started"] + 2
     assert _value(prometheus, durations) == before["durations"] + 2
     assert _value(prometheus, calls) == before["calls"] + 2  # one page each, one call each
+    assert _value(prometheus, waits) == before["waits"] + 2  # each call waited for the limiter's slot (briefly)
     tokens = _value(prometheus, 'sum(quizmarker_provider_tokens_total{kind="prompt"})')
     assert tokens > 0
     queued = prometheus('quizmarker_jobs_queued{job_type="grading"}')
