@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Protocol
 
 from grading.pages import PageSource
+from grading.providers.instructions import split_instructions
 from grading.providers.schemas import AnswerToGrade, Grade, PageResult, SchemeDocument, Usage
 from grading.standards import Standard
 
-# Text in an answer that speaks to the marker rather than about care. Such sentences are removed before grading (so
-# they can never raise a score) and the answer is sent to a person.
-INSTRUCTION_PATTERNS = [
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|prior)s?\b",
-    r"\b(give|award|assign)\b.{0,30}\b(full|maximum|max|top|all( the)?)\s+(marks?|points?|score)\b",
-    r"\byou are (now|an?|the)\b.{0,40}\b(assistant|ai|model|marker|grader|examiner)\b",
-    r"\b(system|developer)\s+(prompt|message)\b",
-    r"\b(as an ai|language model|chatgpt|openai)\b",
-    r"\bscore (this|me|it)\b.{0,20}\b(\d+|full|maximum)\b",
-]
-_INSTRUCTION = re.compile("|".join(INSTRUCTION_PATTERNS), re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def split_instructions(answer: str) -> tuple[str, bool]:
-    """The answer without sentences addressed to the marker, and whether there were any."""
-    sentences = [s for s in _SENTENCE.split(answer) if s.strip()]
-    kept = [s for s in sentences if not _INSTRUCTION.search(s)]
-    return " ".join(kept).strip(), len(kept) != len(sentences)
+# The rule for text addressed to the marker has one owner (grading.providers.instructions); re-exported here because
+# every provider's answers pass through it.
+__all__ = ["Provider", "get_provider", "split_instructions"]
 
 
 class Provider(Protocol):

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from grading.providers.instructions import split_instructions
 from grading.providers.local_grading.reference import Passage, _Reference
 from grading.providers.local_grading.vocabulary import NEGATED, NEGATIONS, NUMBER_WORDS, QUESTION_WORDS
 from grading.providers.local_grading.words import content_stems, raw_words
@@ -163,19 +164,6 @@ def _rank_groups(relevance: dict[Passage, float]) -> list[tuple[str, float]]:
 # Answer analysis
 # --------------------------------------------------------------------------------------
 
-_MARKER = r"(marker|examiner|grader|ai|assistant|language model|chatgpt)"
-_INJECTION_PATTERNS = [
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"\b(ignore|disregard|forget|override)\b.{0,30}\b(instructions?|prompts?|previous|above|marking|everything)\b",
-        r"\b(give|award|grant)\b.{0,25}\b(full|maximum|max|top|perfect|all the)\s+(marks?|score|points|credit)\b",
-        r"\b(full|maximum|perfect|top)\s+marks\b",
-        r"\b(system prompt|new instructions|as an ai)\b",
-        rf"\b(you are|act as)\s+(an?\s+|the\s+)?{_MARKER}\b",
-        rf"\b(dear|note to|attention)\s+(the\s+)?{_MARKER}\b",
-        rf"\b{_MARKER}\b.{{0,20}}\b(should|must|please)\b.{{0,20}}\b(give|award|mark|score)\b",
-    )
-]
 _ANSWER_SENTENCE_RE = re.compile(r"(?<=[.!?;\n])\s*")
 _NO_ATTEMPT_RE = re.compile(
     r"\[?\b(illegible|unreadable|blank|no answer|(i )?(don'?t|do not) know|not sure|no idea|dunno)"
@@ -185,15 +173,9 @@ _NO_ATTEMPT_RE = re.compile(
 
 
 def _strip_instructions(answer: str) -> tuple[str, bool]:
-    """Remove sentences addressed to the marker; report whether there were any."""
-    kept: list[str] = []
-    found = False
-    for sentence in _ANSWER_SENTENCE_RE.split(answer):
-        if any(p.search(sentence) for p in _INJECTION_PATTERNS):
-            found = True
-        else:
-            kept.append(sentence)
-    return " ".join(kept), found
+    """Remove sentences addressed to the marker (the rule: grading.providers.instructions); report whether there were
+    any."""
+    return split_instructions(answer)
 
 
 def _is_blank(answer: str) -> bool:
