@@ -12,17 +12,20 @@ Pipeline (``OcrOptions()`` defaults):
    the row-projection variance, and erase the printed ruled lines with a
    morphological opening (strokes that cross a rule are restored).
 2. Text detection with the PP-OCRv4 DB detector (looser box thresholds than
-   the RapidOCR defaults, no angle classifier).
+   the RapidOCR defaults, no angle classifier) on the page fitted within
+   1400 px (a third less CPU than full size, no loss of recall measured).
 3. Boxes are grouped into text lines (split only at wide gaps, such as
    between the printed "Name:" and the handwritten name), and each line is
    recognised in one crop, so the recogniser sees word context and spacing.
    Crops are stretched 1.3x horizontally (handwriting is narrower than the
-   print the model was trained on) and recognised one at a time with blank
-   padding to the right, which measurably helps the model; batching, which
-   pads every crop to the widest in the batch, made results depend on the
-   neighbours.
+   print the model was trained on) and recognised one at a time (batching,
+   which pads every crop to the widest in the batch, made results depend on
+   the neighbours; extra blank padding to the right cost a third more CPU
+   for about one point of recall on photographed sheets).
 4. CTC decoding restricted to Latin characters, so the recogniser's ~6,600
-   CJK classes can never be emitted for an unclear letter.
+   CJK classes can never be emitted for an unclear letter; word spaces are
+   taken from the gaps in the ink (:mod:`grading.providers.ocr_words`), as
+   the model drops most of them.
 5. Reading-order lines are split into questions: a line starting with a
    printed ``N.`` / ``N)`` / ``QN`` opens a question whose text runs to its
    ``?`` (or the end of the printed line); the lines below it, up to the next
@@ -39,6 +42,7 @@ serialised because the detector keeps per-call state.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from grading.providers import ocr_words
 from grading.providers.ocr_layout import OcrQuestion, read_header, split_questions
 from grading.providers.ocr_lines import Box, Line, group_lines, join_boxes, split_at_gaps
 from grading.providers.ocr_prepare import prepare
@@ -77,9 +82,11 @@ class OcrOptions:
     unclip_ratio: float = 1.8
     text_score: float = 0.3  # lines recognised below this are dropped
     rec_stretch: float = 1.3  # horizontal stretch of crops before recognition
-    rec_pad: float = 1.5  # recogniser input width as a multiple of the crop's
+    rec_pad: float = 1.0  # recogniser input width as a multiple of the crop's
     crop_pad: float = 0.1  # vertical margin around a line, as a fraction of its height
     page_width: int = 1240  # the page is resized to this width first
+    det_side: int = 1400  # detection on the page fitted within this many pixels (0: RapidOCR's own sizing)
+    word_gap: float = 0.2  # an ink gap this wide (x line height) is a word space (ocr_words); 0: the model's spaces
 
 
 RAW_OPTIONS = OcrOptions(
@@ -95,6 +102,8 @@ RAW_OPTIONS = OcrOptions(
     rec_pad=1.0,
     crop_pad=0.12,
     page_width=0,
+    det_side=0,
+    word_gap=0.0,
 )
 
 _ENGINE: RapidOCR | None = None
@@ -110,7 +119,10 @@ def _engine() -> RapidOCR:
             if _ENGINE is None:
                 from rapidocr_onnxruntime import RapidOCR
 
-                _ENGINE = RapidOCR(print_verbose=False)
+                # One thread per model: inference is serialised (_INFER_LOCK) and ONNX Runtime's second thread spins
+                # while it waits, which on a busy 2-core host cost 60 % more CPU a page than it saved in time
+                # (scripts/measure_local_reading.py: 3.5 against 5.6 CPU-seconds a page under load).
+                _ENGINE = RapidOCR(print_verbose=False, intra_op_num_threads=1, inter_op_num_threads=1)
     return _ENGINE
 
 
@@ -165,7 +177,16 @@ def _recognise(crops: list[np.ndarray], options: OcrOptions) -> list[tuple[str, 
         ratio = crop.shape[1] / max(1, crop.shape[0])
         norm = rec.resize_norm_img(crop, max(img_w / img_h, ratio * options.rec_pad))
         preds = rec.session(norm[np.newaxis].astype(np.float32))[0]
-        results.append(_decode(preds, characters, options.latin_only)[0])
+        if not options.word_gap:
+            results.append(_decode(preds, characters, options.latin_only)[0])
+            continue
+        mask = _latin_mask(characters) if options.latin_only else None
+        chars = ocr_words.decode(preds[0], characters, mask)
+        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+        resized = min(norm.shape[2], math.ceil(img_h * ratio))
+        results.append(
+            ocr_words.spaced(chars, ocr_words.ink_gaps(gray, options.word_gap), norm.shape[2] * crop.shape[1] / resized)
+        )
     return results
 
 
@@ -174,10 +195,16 @@ def _detect(page: np.ndarray, options: OcrOptions) -> list[Box]:
     det = engine.text_det
     det.postprocess_op.box_thresh = options.box_thresh
     det.postprocess_op.unclip_ratio = options.unclip_ratio
+    # The detector runs at full size above 736 px; handwriting is big enough to find at a smaller size, for less CPU.
+    scale = min(1.0, options.det_side / max(page.shape[:2])) if options.det_side else 1.0
+    if scale < 1.0:
+        page = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     boxes, _ = det(page)
     if boxes is None or len(boxes) == 0:
         return []
-    return [Box(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max())) for b in boxes]
+    return [
+        Box(*(float(v) / scale for v in (b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max()))) for b in boxes
+    ]
 
 
 def _crop(page: np.ndarray, x0: float, y0: float, x1: float, y1: float, pad: float) -> np.ndarray:
