@@ -86,7 +86,9 @@ class OcrOptions:
     crop_pad: float = 0.1  # vertical margin around a line, as a fraction of its height
     page_width: int = 1240  # the page is resized to this width first
     det_side: int = 1400  # detection on the page fitted within this many pixels (0: RapidOCR's own sizing)
-    word_gap: float = 0.2  # an ink gap this wide (x line height) is a word space (ocr_words); 0: the model's spaces
+    word_gap: float = (
+        0.2  # an ink gap this wide (x line height, before stretching) is a word space (ocr_words); 0: none
+    )
 
 
 RAW_OPTIONS = OcrOptions(
@@ -185,7 +187,11 @@ def _recognise(crops: list[np.ndarray], options: OcrOptions) -> list[tuple[str, 
         gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
         resized = min(norm.shape[2], math.ceil(img_h * ratio))
         results.append(
-            ocr_words.spaced(chars, ocr_words.ink_gaps(gray, options.word_gap), norm.shape[2] * crop.shape[1] / resized)
+            ocr_words.spaced(
+                chars,
+                ocr_words.ink_gaps(gray, options.word_gap * options.rec_stretch),
+                norm.shape[2] * crop.shape[1] / resized,
+            )
         )
     return results
 

@@ -35,12 +35,31 @@ def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
     pts = approx.reshape(4, 2).astype(np.float32) / scale
     s, d = pts.sum(axis=1), np.diff(pts, axis=1).ravel()
     tl, br, tr, bl = pts[np.argmin(s)], pts[np.argmax(s)], pts[np.argmin(d)], pts[np.argmax(d)]
+    if not _plausible_sheet([tl, tr, br, bl]):
+        return None
     width = int(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
     height = int(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
     src = np.array([tl, tr, br, bl], np.float32)
     dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(gray, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _plausible_sheet(corners: list[np.ndarray]) -> bool:
+    """A photographed sheet is a mildly distorted rectangle. A hard shadow across the paper can make the outline
+    follow the shadow's edge instead: then the quadrilateral has a corner far from square or sides of very different
+    lengths, and warping it would shear the text; the page is better read uncropped."""
+    for i in range(4):
+        a, b, c = corners[i - 1], corners[i], corners[(i + 1) % 4]
+        u, v = a - b, c - b
+        cosine = float(np.dot(u, v) / max(1e-6, np.linalg.norm(u) * np.linalg.norm(v)))
+        if abs(cosine) > 0.26:  # more than 15 degrees from square
+            return False
+    sides = [float(np.linalg.norm(corners[(i + 1) % 4] - corners[i])) for i in range(4)]
+    return (
+        min(sides[0], sides[2]) / max(1e-6, max(sides[0], sides[2])) > 0.8
+        and min(sides[1], sides[3]) / max(1e-6, max(sides[1], sides[3])) > 0.8
+    )
 
 
 def _flatten_lighting(gray: np.ndarray) -> np.ndarray:
