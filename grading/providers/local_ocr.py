@@ -86,9 +86,7 @@ class OcrOptions:
     crop_pad: float = 0.1  # vertical margin around a line, as a fraction of its height
     page_width: int = 1240  # the page is resized to this width first
     det_side: int = 1400  # detection on the page fitted within this many pixels (0: RapidOCR's own sizing)
-    word_gap: float = (
-        0.2  # an ink gap this wide (x line height, before stretching) is a word space (ocr_words); 0: none
-    )
+    word_gap: float = 0.2  # a gap in the ink this wide (x line height) is a word space (ocr_words); 0: none
 
 
 RAW_OPTIONS = OcrOptions(
