@@ -13,7 +13,7 @@ Pipeline (``OcrOptions()`` defaults):
    morphological opening (strokes that cross a rule are restored).
 2. Text detection with the PP-OCRv4 DB detector (looser box thresholds than
    the RapidOCR defaults, no angle classifier) on the page fitted within
-   1400 px (a third less CPU than full size, no loss of recall measured).
+   1400 px (a sixth less CPU than full size, no loss of recall measured).
 3. Boxes are grouped into text lines (split only at wide gaps, such as
    between the printed "Name:" and the handwritten name), and each line is
    recognised in one crop, so the recogniser sees word context and spacing.
