@@ -225,11 +225,10 @@ def read_sheets(batch: list[Sheet]) -> list[Reading]:
 
 def grouping(readings: list[Reading]) -> int:
     """How many sheets, uploaded together as one batch of photos in this order, end up as a script of their own."""
-    from grading.reading import group_into_scripts
+    from grading.grouping import group_into_scripts
 
     pages = [(_page(r.sheet, n), r.result) for n, r in enumerate(readings, start=1)]
-    files = [{"content_type": "image/jpeg", "name": f"{r.sheet.key}.jpg"} for r in readings]
-    scripts = group_into_scripts(pages, files)
+    scripts = group_into_scripts(pages, tuple(range(1, QUESTIONS_PER_SHEET + 1)))
     return sum(1 for s in scripts if len(s.pages) == 1)
 
 
