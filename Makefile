@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint flower bench openapi reliability clean
+.PHONY: install run test lint flower bench openapi reliability clean screenshots
 
 $(STAMP): requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "QuizMarker needs Python 3.11 (found %d.%d); set PYTHON=/path/to/python3.11" % sys.version_info[:2])'
@@ -29,6 +29,9 @@ flower: install
 
 clean:
 	rm -rf .data/test-media
+
+screenshots: install  # refresh docs/screenshots/ from the browser tests (a test run only writes test-artifacts/)
+	QUIZMARKER_SCREENSHOTS=1 $(BIN)/python scripts/devstack.py test tests/browser -p no:randomly
 
 bench: install
 	$(BIN)/python scripts/bench.py $(ARGS)
