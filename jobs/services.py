@@ -341,7 +341,6 @@ class _Heartbeats:
         self._lock = threading.Lock()
         self._running: dict = {}  # job id -> the task id of the attempt running it here
         self._thread: threading.Thread | None = None
-        self._last_job_ended = threading.Event()
 
     def _reset_after_fork(self) -> None:  # a prefork pool process starts with none of its parent's jobs or thread
         self.__init__()
@@ -358,13 +357,10 @@ class _Heartbeats:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
-                if not self._running:
-                    self._last_job_ended.set()  # let go of the connection now, not a heartbeat later
 
     def _beat(self) -> None:
         while True:
-            self._last_job_ended.wait(settings.JOB_HEARTBEAT_SECONDS)
-            self._last_job_ended.clear()
+            time.sleep(settings.JOB_HEARTBEAT_SECONDS)
             with self._lock:
                 running = dict(self._running)
             if not running:

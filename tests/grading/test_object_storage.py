@@ -23,6 +23,9 @@ SHEET_PAGES = ("s01_std01_breip_p1.png", "s01_std01_breip_p2.png")
 
 @pytest.fixture
 def object_store(settings, tmp_path):
+    # The inline job's heartbeat thread lets go of its database connection at its first beat with no job running:
+    # make that soon, so the test database can be dropped after the last test.
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
