@@ -350,12 +350,34 @@ def save_timeline(stack: Stack, mode: str, batch: dict) -> tuple[float, float]:
 
 
 def reset_ai(port: int) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/_control/reset", data=b"{}", method="POST")
-    urllib.request.urlopen(request).read()  # noqa: S310
+    _control(port, "reset", {})
+    _control(port, "config", {"latency": ARGS.latency})
+    _script_later_pages(port)
+
+
+def _control(port: int, action: str, body: dict) -> None:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/_control/config", method="POST", data=json.dumps({"latency": ARGS.latency}).encode()
+        f"http://127.0.0.1:{port}/_control/{action}", method="POST", data=json.dumps(body).encode()
     )
     urllib.request.urlopen(request).read()  # noqa: S310
+
+
+def _script_later_pages(port: int) -> None:
+    """Each script's later pages read as a real sheet's: no name, and the questions continuing from the page before
+    (the fake's default page, questions 1-3, is page 1). Otherwise every page starts again at question 1 under the
+    same name, which QuizMarker rightly takes for a second attempt: a script per page, and three times the grading."""
+    from tests.fakeopenai.server import default_extraction
+
+    first = default_extraction()
+    per_page = len(first["questions"])
+    responses = []
+    for page in range(2, ARGS.pages + 1):
+        questions = [dict(q, number=q["number"] + (page - 1) * per_page) for q in first["questions"]]
+        later = {"student_name": None, "standard": None, "questions": questions}
+        # Twice what a batch needs: spares (for a retried page) are dropped at the next reset.
+        responses += [{"json": later, "when": f"Page {page} of"}] * (ARGS.scripts * 2)
+    if responses:
+        _control(port, "script", {"kind": "PageExtraction", "responses": responses})
 
 
 def big_image(megabytes: float = 5.0) -> bytes:
