@@ -41,7 +41,7 @@ def may_change_role(user, membership: Membership | None, target: Membership) -> 
 
 def for_request(request) -> dict[str, bool]:
     """The answers pages need on every request (the context processor's share)."""
-    user, membership = request.user, getattr(request, "membership", None)
-    if not user.is_authenticated:
+    user, membership = getattr(request, "user", None), getattr(request, "membership", None)
+    if user is None or not user.is_authenticated:  # a page rendered before authentication ran (an unknown host)
         return {"can_manage": False, "is_owner": False}
     return {"can_manage": manages(user, membership), "is_owner": owns(user, membership)}
