@@ -60,10 +60,11 @@ class Process:
     readers: list[threading.Thread] = field(default_factory=list)
 
     def start(self, env: dict[str, str], cwd: Path) -> None:
-        # A simple command replaces its shell (exec), so that the process waited for is the program itself.
+        # A simple command replaces its shell (exec), so that the process waited for is the program itself; through
+        # env(1), since `exec NAME=value program` is no command to sh, while `exec env NAME=value program` is.
         simple = not any(mark in self.command for mark in ";&|")
         self.popen = subprocess.Popen(
-            ["/bin/sh", "-c", f"exec {self.command}" if simple else self.command],
+            ["/bin/sh", "-c", f"exec env {self.command}" if simple else self.command],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

@@ -44,6 +44,26 @@ def wait_for(lines: queue.Queue, text: str, seen: list[str], timeout: float = 20
             return line
 
 
+def test_a_line_that_sets_variables_before_its_command_runs_it_with_them(tmp_path):
+    # As the Procfile's web and worker lines do (DATABASE_POOL=false celery ...): sh cannot `exec NAME=value cmd`,
+    # which left make run's web server, worker and beat exiting with 127 on every restart.
+    (tmp_path / "Procfile").write_text("greeter: GREETING=hello${SUFFIX:-!} printenv GREETING\n")
+    supervisor = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "supervise.py"), "-f", str(tmp_path / "Procfile")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    lines, seen = lines_of(supervisor), []
+    try:
+        wait_for(lines, "greeter    | hello!", seen)
+        said = wait_for(lines, "greeter exited with code", seen)
+        assert "exited with code 0" in said, seen
+    finally:
+        supervisor.send_signal(signal.SIGINT)
+        supervisor.wait(timeout=30)
+
+
 def test_a_process_that_exits_is_restarted_and_ctrl_c_stops_everything(tmp_path):
     pids = tmp_path / "steady.pid"
     (tmp_path / "Procfile").write_text(
