@@ -44,16 +44,20 @@ def wait_for(lines: queue.Queue, text: str, seen: list[str], timeout: float = 20
             return line
 
 
-def test_a_line_that_sets_variables_before_its_command_runs_it_with_them(tmp_path):
-    # As the Procfile's web and worker lines do (DATABASE_POOL=false celery ...): sh cannot `exec NAME=value cmd`,
-    # which left make run's web server, worker and beat exiting with 127 on every restart.
-    (tmp_path / "Procfile").write_text("greeter: GREETING=hello${SUFFIX:-!} printenv GREETING\n")
-    supervisor = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "supervise.py"), "-f", str(tmp_path / "Procfile")],
+def start_supervisor(procfile: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "supervise.py"), "-f", str(procfile)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
+
+
+def test_a_line_that_sets_variables_before_its_command_runs_it_with_them(tmp_path):
+    # As the Procfile's web and worker lines do (DATABASE_POOL=false celery ...): sh cannot `exec NAME=value cmd`,
+    # which left make run's web server, worker and beat exiting with 127 on every restart.
+    (tmp_path / "Procfile").write_text("greeter: GREETING=hello${SUFFIX:-!} printenv GREETING\n")
+    supervisor = start_supervisor(tmp_path / "Procfile")
     lines, seen = lines_of(supervisor), []
     try:
         wait_for(lines, "greeter    | hello!", seen)
@@ -71,12 +75,7 @@ def test_a_process_that_exits_is_restarted_and_ctrl_c_stops_everything(tmp_path)
         "flaky: echo flaky run; exit 3\n"
         f"steady: sh -c 'echo $$ > {pids}; echo steady up; while true; do sleep 1; done'\n"
     )
-    supervisor = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "supervise.py"), "-f", str(tmp_path / "Procfile")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    supervisor = start_supervisor(tmp_path / "Procfile")
     lines, seen = lines_of(supervisor), []
     try:
         wait_for(lines, "steady up", seen)
