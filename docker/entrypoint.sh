@@ -62,7 +62,7 @@ from pathlib import Path
 import psycopg
 from dotenv import load_dotenv
 
-# The same sources as quizmarker/settings.py: the environment, then <app>/.env, then the built-in default.
+# The same sources as quizmarker/settings/: the environment, then <app>/.env, then the built-in default.
 load_dotenv(Path(os.environ["APP_DIR"]) / ".env", override=False)
 file_path = os.environ.get("DATABASE_URL_FILE")
 url = Path(file_path).read_text().strip() if file_path else os.environ.get("DATABASE_URL", "")
