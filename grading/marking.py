@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from grading.events import submissions_graded
 from grading.marking_records import no_score, not_answered, not_found, outside_scheme, save_grades
 from grading.matching import Printed, match_answers
 from grading.models import QuestionResult, Submission
@@ -28,13 +29,13 @@ from grading.providers.schemas import (
     PointToJudge,
     Usage,
 )
-from integrations import services as webhooks
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.services import JobContext
 from markschemes.models import MarkScheme
 from markschemes.services import published_for_standard
 from markschemes.subjects import reference_for
 from organizations.usage import record_graded
+from quizmarker.events import send_on_commit
 
 
 @dataclass
@@ -268,27 +269,15 @@ def run_grading_job(context: JobContext) -> dict:
         }
         context.complete(result)
         record_graded(job.organization_id, len(submissions))  # the usage ledger, with the completion or not at all
-        _notify(job, result)
-        transaction.on_commit(  # submission.graded webhooks; never blocks or fails the job
-            lambda: webhooks.submissions_graded(job.organization_id, job.pk, result), robust=True
+        # The "grading complete" email and the submission.graded webhooks listen (grading.events).
+        send_on_commit(
+            submissions_graded,
+            Submission,
+            organization_id=job.organization_id,
+            job_id=job.pk,
+            user_id=job.user_id,
+            result=result,
         )
     flagged = sum(s["needs_review"] for s in summaries)
     context.log(f"Graded {len(submissions)} script(s); {flagged} question(s) need a person's review.")
     return result
-
-
-def _notify(job, result: dict) -> None:
-    """Queue the 'grading complete' email (low priority) in the same transaction: sent once, only if graded."""
-    from jobs.models import JobType
-    from jobs.services import start_job
-
-    if not job.organization.notify_on_grading_complete or job.user is None or not job.user.email:
-        return
-    start_job(
-        organization=job.organization,
-        user=job.user,
-        job_type=JobType.EMAIL,
-        session=job.session,
-        input={"kind": "grading_complete", "grading_job_id": str(job.pk), "submission_ids": result["submission_ids"]},
-        check_limits=False,
-    )

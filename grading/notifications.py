@@ -37,3 +37,22 @@ def render_grading_complete(job) -> EmailMultiAlternatives | None:
     )
     message.attach_alternative(render_to_string("emails/grading_complete.html", context), "text/html")
     return message
+
+
+def email_when_graded(sender, *, organization_id, job_id, user_id, result: dict, **kwargs) -> None:
+    """On ``grading.events.submissions_graded``: queue the 'grading complete' email (a low-priority email job) for
+    the person who started grading, if their organization wants it. Sent once: the event is sent once, on commit."""
+    from jobs.models import BackgroundJob, JobType
+    from jobs.services import start_job
+
+    job = BackgroundJob.objects.select_related("organization", "user").filter(pk=job_id).first()
+    if job is None or not job.organization.notify_on_grading_complete or job.user is None or not job.user.email:
+        return
+    start_job(
+        organization=job.organization,
+        user=job.user,
+        job_type=JobType.EMAIL,
+        session=job.session,
+        input={"kind": "grading_complete", "grading_job_id": str(job.pk), "submission_ids": result["submission_ids"]},
+        check_limits=False,
+    )

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from grading.events import submission_reviewed
 from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus, UploadedFile
 from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
@@ -23,6 +24,7 @@ from markschemes.services import published_for_standard
 from organizations.usage import lock_usage, quizzes_this_month
 from quizmarker.api import ApiError
 from quizmarker.broker import require_broker
+from quizmarker.events import send_on_commit
 
 SECONDS_PER_PAGE = 8
 SECONDS_PER_SCRIPT = 15
@@ -425,7 +427,11 @@ def override_score(
             submission.status = SubmissionStatus.NEEDS_REVIEW if open_reviews else SubmissionStatus.REVIEWED
         submission.save()
         schema_name = connection.schema_name
-        transaction.on_commit(  # the submission.reviewed webhook; never raises into the request
-            lambda: webhooks.submission_reviewed(schema_name, submission.pk, question.number), robust=True
+        send_on_commit(  # the submission.reviewed webhook listens; it never raises into the request
+            submission_reviewed,
+            Submission,
+            schema_name=schema_name,
+            submission_id=submission.pk,
+            question_number=question.number,
         )
     return question

@@ -235,8 +235,9 @@ def _organization(organization_id):
     return Organization.objects.filter(pk=organization_id).first()
 
 
-def job_finished(job_id) -> None:
-    """job.completed / job.failed for an extraction or grading job (emails are internal). Never raises."""
+def job_finished(sender, *, job_id, **kwargs) -> None:
+    """On ``jobs.events.job_finished``: job.completed / job.failed for an extraction or grading job (emails are
+    internal). Never raises."""
     from jobs.models import BackgroundJob, JobStatus, JobType
 
     try:
@@ -263,8 +264,9 @@ def job_finished(job_id) -> None:
         logger.exception("Could not emit the webhook for job %s", job_id)
 
 
-def submissions_graded(organization_id, job_id, result: dict) -> None:
-    """submission.graded for every script a grading job graded (ids and scores only). Never raises."""
+def submissions_graded(sender, *, organization_id, job_id, result: dict, **kwargs) -> None:
+    """On ``grading.events.submissions_graded``: submission.graded for every script the job graded (ids and scores
+    only). Never raises."""
     try:
         organization = _organization(organization_id)
         if organization is None:
@@ -289,8 +291,9 @@ def submissions_graded(organization_id, job_id, result: dict) -> None:
         logger.exception("Could not emit submission.graded for job %s", job_id)
 
 
-def submission_reviewed(schema_name: str, submission_id, question_number: int) -> None:
-    """submission.reviewed when a person sets a score or feedback. Never raises."""
+def submission_reviewed(sender, *, schema_name: str, submission_id, question_number: int, **kwargs) -> None:
+    """On ``grading.events.submission_reviewed``: submission.reviewed when a person sets a score or feedback. Never
+    raises."""
     from django_tenants.utils import schema_context
 
     from grading.models import Submission

@@ -30,9 +30,11 @@ from django.utils.module_loading import import_string
 from django_tenants.utils import schema_context
 
 from jobs.errors import JobCancelled, JobError, PermanentJobError
+from jobs.events import job_finished
 from jobs.fairness import message_priority
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
 from organizations import permissions
+from quizmarker.events import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -239,8 +241,7 @@ class JobContext:
             raise JobCancelled()
         # In the same transaction as the status, so whoever sees "completed" also sees its log line.
         log_event(self.job, "Completed.")
-        job_id = self.job.pk
-        transaction.on_commit(lambda: _webhooks().job_finished(job_id), robust=True)  # never blocks or fails the job
+        finished(self.job, JobStatus.COMPLETED)
         self.job.status = JobStatus.COMPLETED
         self.job.result = result
 
@@ -441,15 +442,21 @@ def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bo
         if done:
             log_event(job, f"Failed: {message}", JobEvent.Level.ERROR)
             _stopped(job, message)
-            transaction.on_commit(lambda: _webhooks().job_finished(job.pk), robust=True)  # never fails the job
+            finished(job, JobStatus.FAILED)
     return bool(done)
 
 
-def _webhooks():
-    """integrations.services (webhook events), imported when first needed."""
-    from integrations import services
-
-    return services
+def finished(job: BackgroundJob, status: str) -> None:
+    """Announce that ``job`` reached ``status`` (jobs.events.job_finished), once the transaction commits: listeners
+    (webhooks, say) never block or fail the job."""
+    send_on_commit(
+        job_finished,
+        BackgroundJob,
+        job_id=job.pk,
+        organization_id=job.organization_id,
+        job_type=job.job_type,
+        status=status,
+    )
 
 
 # --- Cancelling and retrying by hand ------------------------------------------------------------
