@@ -1,6 +1,6 @@
 """The super-admin console's reports: the service dashboard and the API usage report (with CSV export).
 
-Charts are inline SVG drawn here, so the admin needs no JavaScript or outside assets.
+Charts: organizations.charts computes their geometry, templates/charts/ draws them.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
 from grading.exports import SafeWriter
 from jobs.models import BackgroundJob, JobStatus, JobType
 from jobs.stats import Percentile, duration_seconds
+from organizations.charts import bar_chart, column_chart
 from organizations.models import Organization, ProviderCall, UsageMonth
 from organizations.usage import month_start
 
@@ -37,75 +36,6 @@ STATUS_COLOURS = {
 def require_super_admin(request) -> None:
     if not request.user.is_superuser:
         raise PermissionDenied("Only super admins may open the console's reports.")
-
-
-# --- Inline SVG charts --------------------------------------------------------------------------
-
-
-def bar_chart(items: list[tuple[str, float, str]], *, title: str, unit: str = "", width: int = 520) -> str:
-    """Horizontal bars: one (label, value, colour) per row, value printed at the end of its bar."""
-    row, label_w, pad = 26, 170, 8
-    height = max(1, len(items)) * row + pad
-    top = max((value for _, value, _ in items), default=0) or 1
-    bar_space = width - label_w - 90
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-    ]
-    for i, (label, value, colour) in enumerate(items):
-        y = pad // 2 + i * row
-        w = max(1, round(bar_space * float(value) / float(top))) if value else 0
-        shown = f"{value:,.2f}" if isinstance(value, (float, Decimal)) and unit == "$" else f"{value:,}"
-        shown = f"${shown}" if unit == "$" else f"{shown}{unit}"
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + 17}" text-anchor="end" font-size="12" fill="#333">'
-            f"{escape(label[:26])}</text>"
-            f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row - 8}" rx="3" fill="{colour}"/>'
-            f'<text x="{label_w + w + 6}" y="{y + 17}" font-size="12" fill="#333">{escape(shown)}</text>'
-        )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
-
-
-def column_chart(
-    columns: list[tuple[str, list[tuple[float, str]]]], *, title: str, width: int = 620, height: int = 180
-) -> str:
-    """Vertical stacked columns: one (label, [(value, colour), ...]) per column, labels under every other one."""
-    bottom, left = 22, 34
-    n = max(1, len(columns))
-    top = max((sum(v for v, _ in stack) for _, stack in columns), default=0) or 1
-    slot = (width - left) / n
-    plot_h = height - bottom - 8
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#bbb"/>',
-        f'<text x="{left - 4}" y="14" text-anchor="end" font-size="10" fill="#666">{escape(_short(top))}</text>',
-    ]
-    for i, (label, stack) in enumerate(columns):
-        x = left + i * slot + slot * 0.15
-        y = height - bottom
-        for value, colour in stack:
-            h = plot_h * float(value) / float(top) if value else 0
-            if h:
-                y -= h
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
-                    f"<title>{escape(label)}: {escape(_short(value))}</title></rect>"
-                )
-        if n <= 16 or i % 2 == 0:
-            parts.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{height - 6}" text-anchor="middle" font-size="10" '
-                f'fill="#666">{escape(label)}</text>'
-            )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
-
-
-def _short(value) -> str:
-    if isinstance(value, (float, Decimal)) and float(value) < 100:
-        return f"{float(value):.2f}"
-    return f"{int(value):,}"
 
 
 # --- The dashboard --------------------------------------------------------------------------------
@@ -206,6 +136,7 @@ def dashboard_data(now: datetime | None = None) -> dict:
         "cost_chart": column_chart(
             [(day.strftime("%d"), [(cost_per_day.get(day) or 0, "#7c3aed")]) for day in month_days],
             title="Estimated AI cost per day this month (US dollars)",
+            decimals=2,
         ),
         "busiest_chart": bar_chart(
             [(o.name, o.jobs_month, "#0f766e") for o in busiest], title="Busiest organizations this month (jobs)"
