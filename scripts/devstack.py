@@ -218,20 +218,44 @@ def ensure_dev_env_file(env: dict[str, str]) -> None:
     say("Wrote .env (DEBUG=true and the services found) so manage.py commands work in this checkout")
 
 
+def ensure_flower_credentials(env: dict[str, str], env_file: Path | None = None) -> str:
+    """Flower's `user:password` (FLOWER_BASIC_AUTH): the environment's or .env's, else generated once and kept in .env,
+    so every later `make run` prints and uses the same. Also points the admin's Flower links (FLOWER_URL) at it."""
+    env_file = env_file or ROOT / ".env"
+    credentials = env.get("FLOWER_BASIC_AUTH", "")
+    if not credentials:
+        import secrets
+
+        credentials = f"ops:{secrets.token_urlsafe(18)}"
+        existing = env_file.read_text() if env_file.exists() else ""
+        separator = "" if not existing or existing.endswith("\n") else "\n"
+        env_file.write_text(f"{existing}{separator}FLOWER_BASIC_AUTH={credentials}\n")
+        say(f"Generated Flower's password (FLOWER_BASIC_AUTH in {env_file.name})")
+    env["FLOWER_BASIC_AUTH"] = credentials
+    env.setdefault("FLOWER_PORT", "5555")
+    env.setdefault("FLOWER_URL", f"http://localhost:{env['FLOWER_PORT']}")
+    return credentials
+
+
 def cmd_run() -> int:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("METRICS_ALLOWED_IPS", "127.0.0.1,::1")  # Prometheus on this machine may scrape /metrics
     fresh_metrics_dir("metrics")
     env = prepare_environment()
     ensure_dev_env_file(env)
+    flower_user, _, flower_password = ensure_flower_credentials(env).partition(":")
     port = env.setdefault("PORT", "8000")
     env.setdefault("SITE_PORT", port)  # links in emails and hand-offs use the port we serve on
     say("Migrating the shared schema and every organization's schema")
     manage("migrate_schemas", "--shared", env=env)
     manage("migrate_schemas", "--tenant", env=env)
     manage("bootstrap_demo", env=env)
+    say(
+        f"Flower (Celery tasks and workers): {env['FLOWER_URL']}/  user {flower_user} / password {flower_password}"
+        " (FLOWER_BASIC_AUTH in .env; listens on 127.0.0.1 only)"
+    )
     base = env.get("BASE_DOMAIN", "localhost")
-    say(f"Starting web (http://{base}:{port}/ and http://demo.{base}:{port}/), the Celery workers and beat.")
+    say(f"Starting web (http://{base}:{port}/ and http://demo.{base}:{port}/), the Celery workers, beat and Flower.")
     say("A process that exits is started again; Ctrl-C stops them all.")
     threading.Thread(target=announce_web, args=(int(port), f"http://demo.{base}:{port}/"), daemon=True).start()
     from supervise import supervise  # scripts/supervise.py

@@ -108,11 +108,12 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _on_stop_signal(self, signum, frame) -> None:
+        # No printing here: the signal may land while this thread holds the print lock (say), and waiting for it
+        # would wait forever. The loop in run() says that it is stopping.
         if self.stopping.is_set():  # a second Ctrl-C: no more waiting
             for process in self.processes:
                 process.signal_group(signal.SIGKILL)
             return
-        say("supervisor", "stopping every process (Ctrl-C again to kill them at once)")
         self.stopping.set()
 
     def _tend(self) -> None:
@@ -132,6 +133,7 @@ class Supervisor:
                 process.start(self.env, self.cwd)
 
     def _stop_all(self) -> int:
+        say("supervisor", "stopping every process (Ctrl-C again to kill them at once)")
         for process in self.processes:
             process.signal_group(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE

@@ -44,12 +44,12 @@ def wait_for(lines: queue.Queue, text: str, seen: list[str], timeout: float = 20
             return line
 
 
-def start_supervisor(procfile: Path) -> subprocess.Popen:
+def start_supervisor(procfile: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "supervise.py"), "-f", str(procfile)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
     )
 
 
