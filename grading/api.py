@@ -29,8 +29,8 @@ from grading.standards import discover
 from grading.upload_limits import refuse_oversized_upload
 from grading.uploads import check_files
 from integrations import docs
+from integrations.endpoints import attach_callback
 from integrations.schema import error_response
-from integrations.services import attach_callback
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
 from quizmarker.api import ApiError, ok, paged

@@ -30,7 +30,7 @@ from grading.providers.schemas import (
     Usage,
 )
 from jobs.errors import PermanentJobError, TransientJobError
-from jobs.services import JobContext
+from jobs.running import JobContext
 from markschemes.models import MarkScheme
 from markschemes.services import published_for_standard
 from markschemes.subjects import reference_for

@@ -43,7 +43,7 @@ def email_when_graded(sender, *, organization_id, job_id, user_id, result: dict,
     """On ``grading.events.submissions_graded``: queue the 'grading complete' email (a low-priority email job) for
     the person who started grading, if their organization wants it. Sent once: the event is sent once, on commit."""
     from jobs.models import BackgroundJob, JobType
-    from jobs.services import start_job
+    from jobs.starting import start_job
 
     job = BackgroundJob.objects.select_related("organization", "user").filter(pk=job_id).first()
     if job is None or not job.organization.notify_on_grading_complete or job.user is None or not job.user.email:

@@ -15,7 +15,7 @@ from django.conf import settings
 from grading.limiter import fair_share
 from grading.providers.base import Provider, get_provider
 from grading.providers.schemas import Usage
-from jobs.services import JobContext
+from jobs.running import JobContext
 
 logger = logging.getLogger(__name__)
 

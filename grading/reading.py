@@ -21,7 +21,7 @@ from grading.services import grade_when_read
 from grading.storage import job_folder, keep_page_image
 from grading.text_sheets import parse_text_page
 from jobs.errors import PermanentJobError, TransientJobError
-from jobs.services import JobContext
+from jobs.running import JobContext
 from markschemes.models import MarkScheme
 from markschemes.services import published_for_standard
 

@@ -15,9 +15,9 @@ from grading.models import QuestionResult, ScoreChange, Submission, SubmissionSt
 from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
 from grading.uploads import CheckedFile, store_files
-from integrations import services as webhooks
+from integrations import endpoints
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
-from jobs.services import start_job
+from jobs.starting import start_job
 from markschemes.models import MarkScheme, SchemeState
 from markschemes.scoring import points_score
 from markschemes.services import published_for_standard
@@ -328,7 +328,7 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
                 refuse_while_paused=False,
             )
             if upload.input.get("callback_url"):
-                webhooks.attach_callback(job, upload.input["callback_url"])
+                endpoints.attach_callback(job, upload.input["callback_url"])
     except ApiError as exc:
         return {
             "grading_job_id": None,

@@ -10,7 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from integrations import docs_page, services, tokens
+from integrations import addresses, docs_page, endpoints, tokens, webhook_events
+from integrations.delivery import redeliver
 from integrations.models import TEST_EVENT, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from organizations.services import EmailNotVerified, require_verified_email
 from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, ok, paged
@@ -139,10 +140,10 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ref_name = "WebhookEndpoint"
 
     def validate_url(self, value):
-        return _django_to_drf(services.validate_url, value)
+        return _django_to_drf(addresses.validate_url, value)
 
     def validate_events(self, value):
-        return _django_to_drf(services.validate_events, value)
+        return _django_to_drf(endpoints.validate_events, value)
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
@@ -231,7 +232,9 @@ class WebhookListView(WebhookAdminView):
     def post(self, request):
         body = WebhookEndpointSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        endpoint = services.create_endpoint(organization=request.organization, user=request.user, **body.validated_data)
+        endpoint = endpoints.create_endpoint(
+            organization=request.organization, user=request.user, **body.validated_data
+        )
         return ok(WebhookEndpointWithSecretSerializer(endpoint).data, status.HTTP_201_CREATED)
 
 
@@ -276,7 +279,7 @@ class WebhookRotateSecretView(WebhookAdminView):
         tags=["webhooks"],
     )
     def post(self, request, endpoint_id):
-        return ok({"secret": services.rotate_secret(self.get_endpoint(request, endpoint_id))})
+        return ok({"secret": endpoints.rotate_secret(self.get_endpoint(request, endpoint_id))})
 
 
 class WebhookTestView(WebhookAdminView):
@@ -288,7 +291,7 @@ class WebhookTestView(WebhookAdminView):
         tags=["webhooks"],
     )
     def post(self, request, endpoint_id):
-        delivery = services.send_test_event(self.get_endpoint(request, endpoint_id))
+        delivery = webhook_events.send_test_event(self.get_endpoint(request, endpoint_id))
         return ok(WebhookDeliverySerializer(delivery).data, status.HTTP_202_ACCEPTED)
 
 
@@ -340,7 +343,7 @@ class WebhookRedeliverView(WebhookAdminView):
         delivery = WebhookDelivery.objects.filter(pk=delivery_id, organization=request.organization).first()
         if delivery is None:
             raise ApiError("No webhook delivery with that id in this organization.", code="NOT_FOUND", status_code=404)
-        return ok(WebhookDeliverySerializer(services.redeliver(delivery)).data, status.HTTP_202_ACCEPTED)
+        return ok(WebhookDeliverySerializer(redeliver(delivery)).data, status.HTTP_202_ACCEPTED)
 
 
 class CallbackSecretView(WebhookAdminView):
@@ -354,7 +357,7 @@ class CallbackSecretView(WebhookAdminView):
         examples=[OpenApiExample("New secret", value={"secret": "whsec_..."}, response_only=True)],
     )
     def post(self, request):
-        return ok({"secret": services.rotate_callback_secret(request.organization)})
+        return ok({"secret": endpoints.rotate_callback_secret(request.organization)})
 
 
 __all__ = [

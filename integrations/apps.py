@@ -10,13 +10,13 @@ class IntegrationsConfig(AppConfig):
         from allauth.account.signals import password_changed, password_reset, password_set
 
         from grading import events as grading_events
-        from integrations import services
+        from integrations import webhook_events
         from jobs import events as job_events
 
         # Webhooks follow the other apps' events; those apps do not know that integrations exists.
-        job_events.job_finished.connect(services.job_finished, dispatch_uid="webhooks-job-finished")
-        grading_events.submissions_graded.connect(services.submissions_graded, dispatch_uid="webhooks-graded")
-        grading_events.submission_reviewed.connect(services.submission_reviewed, dispatch_uid="webhooks-reviewed")
+        job_events.job_finished.connect(webhook_events.job_finished, dispatch_uid="webhooks-job-finished")
+        grading_events.submissions_graded.connect(webhook_events.submissions_graded, dispatch_uid="webhooks-graded")
+        grading_events.submission_reviewed.connect(webhook_events.submission_reviewed, dispatch_uid="webhooks-reviewed")
 
         for signal in (password_changed, password_set, password_reset):
             signal.connect(revoke_tokens_on_new_password, dispatch_uid=f"revoke-tokens-{id(signal)}")

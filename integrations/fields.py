@@ -21,7 +21,7 @@ class CallbackUrlField(serializers.URLField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        from integrations.services import validate_url
+        from integrations.addresses import validate_url
 
         value = super().to_internal_value(data)
         if not value:

@@ -1,17 +1,17 @@
-"""Celery tasks of the integrations app (routed to the low queue): thin wrappers around integrations.services."""
+"""Celery tasks of the integrations app (routed to the low queue): thin wrappers around integrations.delivery."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from integrations import services
+from integrations import delivery
 
 
 @shared_task(name="integrations.tasks.send_webhook", acks_late=True, soft_time_limit=60, time_limit=90)
 def send_webhook(delivery_id: str) -> str:
-    return services.deliver(delivery_id)
+    return delivery.deliver(delivery_id)
 
 
 @shared_task(name="integrations.tasks.send_due_webhooks")
 def send_due_webhooks() -> int:
-    return services.send_due()
+    return delivery.send_due()

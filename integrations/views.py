@@ -10,7 +10,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from integrations import services, tokens
+from integrations import addresses, endpoints, tokens, webhook_events
+from integrations.delivery import redeliver
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from organizations import permissions
 from organizations.services import EmailNotVerified, require_verified_email
@@ -76,7 +77,7 @@ class EndpointForm(forms.Form):
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
 
     def clean_url(self):
-        return services.validate_url(self.cleaned_data["url"])
+        return addresses.validate_url(self.cleaned_data["url"])
 
 
 def _require_admin(request) -> None:
@@ -92,12 +93,12 @@ def _endpoint(request, endpoint_id) -> WebhookEndpoint:
 
 
 def _webhooks_page(request, form=None, secret=None, callback_secret=None, status=200):
-    endpoints = WebhookEndpoint.objects.filter(organization=request.organization)
+    registered = WebhookEndpoint.objects.filter(organization=request.organization)
     return render(
         request,
         "integrations/webhooks.html",
         {
-            "endpoints": endpoints,
+            "endpoints": registered,
             "form": form or EndpointForm(),
             "callback_secret": callback_secret,
             "has_callback_secret": hasattr(request.organization, "callback_secret"),
@@ -115,7 +116,7 @@ def webhook_list(request):
         if not form.is_valid():
             return _webhooks_page(request, form=form, status=400)
         try:
-            endpoint = services.create_endpoint(
+            endpoint = endpoints.create_endpoint(
                 organization=request.organization,
                 user=request.user,
                 url=form.cleaned_data["url"],
@@ -133,7 +134,7 @@ def webhook_list(request):
 @require_POST
 def callback_secret_rotate(request):
     _require_admin(request)
-    secret = services.rotate_callback_secret(request.organization)
+    secret = endpoints.rotate_callback_secret(request.organization)
     return _webhooks_page(request, callback_secret=secret)
 
 
@@ -181,7 +182,7 @@ def webhook_detail(request, endpoint_id):
 def webhook_rotate(request, endpoint_id):
     _require_admin(request)
     endpoint = _endpoint(request, endpoint_id)
-    secret = services.rotate_secret(endpoint)
+    secret = endpoints.rotate_secret(endpoint)
     return _detail_page(request, endpoint, secret=secret)
 
 
@@ -190,7 +191,7 @@ def webhook_rotate(request, endpoint_id):
 def webhook_test(request, endpoint_id):
     _require_admin(request)
     endpoint = _endpoint(request, endpoint_id)
-    services.send_test_event(endpoint)
+    webhook_events.send_test_event(endpoint)
     messages.success(request, "A test event is on its way; its outcome appears in the log below.")
     return redirect("integrations:webhook-detail", endpoint.pk)
 
@@ -212,6 +213,6 @@ def delivery_redeliver(request, delivery_id):
     delivery = WebhookDelivery.objects.filter(organization=request.organization, pk=delivery_id).first()
     if delivery is None or delivery.endpoint_id is None:
         raise Http404("No webhook delivery with that id in this organization.")
-    services.redeliver(delivery)
+    redeliver(delivery)
     messages.success(request, "Sending it again.")
     return redirect("integrations:webhook-detail", delivery.endpoint_id)

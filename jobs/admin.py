@@ -4,9 +4,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from jobs.cancel_retry import cancel_job, retry_job
 from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, SentEmail
-from jobs.services import cancel_job, retry_job
 from quizmarker.api import ApiError
 
 

@@ -9,11 +9,12 @@ from rest_framework.views import APIView
 
 from integrations import docs
 from integrations.schema import error_response
+from jobs.cancel_retry import cancel_job
 from jobs.models import JobStatus, JobType
 from jobs.polling import poll
 from jobs.serializers import JobSerializer
-from jobs.services import cancel_job, visible_job, visible_jobs, visible_sessions
 from jobs.stats import job_stats
+from jobs.visibility import visible_job, visible_jobs, visible_sessions
 from quizmarker.api import AddressesOrganization, ApiError, ok, paged
 
 

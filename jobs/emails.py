@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.models import SentEmail
-from jobs.services import JobContext
+from jobs.running import JobContext
 
 RENDERERS = {
     "grading_complete": "grading.notifications.render_grading_complete",

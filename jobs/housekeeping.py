@@ -11,8 +11,10 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jobs.job_log import log_event
 from jobs.models import BackgroundJob, JobEvent, JobStatus
-from jobs.services import fail, limit_text, log_event, publish
+from jobs.running import fail, limit_text
+from jobs.starting import publish
 from quizmarker.broker import broker_forgot_since
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ REQUEUED_FORGOTTEN = (
 def sweep_queued_jobs() -> int:
     """Publish queued jobs that have no message: the broker was down when they were accepted, lost the message, or
     came back empty after an outage (then every queued job is published again under a fresh message id, and a
-    message that survived somewhere finds its job handed to the new one: jobs.services.execute)."""
+    message that survived somewhere finds its job handed to the new one: jobs.running.execute)."""
     try:
         forgot_since = broker_forgot_since()
     except redis.RedisError as exc:
@@ -69,9 +71,9 @@ def sweep_queued_jobs() -> int:
 def reap_stuck_jobs() -> int:
     """Rescue processing jobs whose worker is gone or that ran past their hard time limit.
 
-    A running job's heartbeat is stamped every JOB_HEARTBEAT_SECONDS by its process's heartbeat thread (jobs.services),
-    so a job silent for JOB_SILENT_AFTER_SECONDS has lost its process: its worker died, or died and came back under
-    the same name (a restarted container), which pinging the workers cannot tell."""
+    A running job's heartbeat is stamped every JOB_HEARTBEAT_SECONDS by its process's heartbeat thread
+    (jobs.heartbeats), so a job silent for JOB_SILENT_AFTER_SECONDS has lost its process: its worker died, or died and
+    came back under the same name (a restarted container), which pinging the workers cannot tell."""
     now = timezone.now()
     silent_since = now - timedelta(seconds=settings.JOB_SILENT_AFTER_SECONDS)
     rescued = 0

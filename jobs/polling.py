@@ -4,7 +4,7 @@ Clients poll ``GET /api/v1/jobs/<id>`` every 2 s while a job runs, so it is the 
 DRF's usual path it took a statement to find the token's user and another to read the job with the caller's
 membership checked. Here one statement does all of it: the token (by its prefix, not revoked, working in this
 organization as ``integrations.tokens.works_in`` says), its user (active), the job (in this organization) and the
-visibility rule of ``jobs.services.visible_job`` (a super admin, the job's owner if a member, or an owner/admin of
+visibility rule of ``jobs.visibility.visible_job`` (a super admin, the job's owner if a member, or an owner/admin of
 the organization).
 
 When it finds nothing — no token, a bad or revoked one, a job that is not there or not the caller's to see — the

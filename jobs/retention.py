@@ -57,7 +57,7 @@ def remove_expired_files(
 ) -> int:
     """Step 1: remove expired jobs' uploaded files and input/result, keeping the job row and its log."""
     from grading.storage import delete_job_files
-    from jobs.services import log_event
+    from jobs.job_log import log_event
 
     now = now or timezone.now()
     due = expired_jobs(now, older_than_hours)

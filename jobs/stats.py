@@ -76,3 +76,20 @@ def job_stats(jobs, window_hours: int = 24) -> dict:
         .distinct()
         .count(),
     }
+
+
+def queue_health() -> dict:
+    """Across all organizations: queued and processing counts and the oldest queued job's age (the health check)."""
+    from jobs.models import BackgroundJob, JobStatus
+
+    oldest = (
+        BackgroundJob.objects.filter(status=JobStatus.QUEUED)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return {
+        "queued": BackgroundJob.objects.filter(status=JobStatus.QUEUED).count(),
+        "processing": BackgroundJob.objects.filter(status=JobStatus.PROCESSING).count(),
+        "oldest_queued_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else None,
+    }

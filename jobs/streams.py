@@ -3,7 +3,7 @@ job (or every job of the session) has finished.
 
 The views are async, served by uvicorn workers (ASGI): a held-open stream is a coroutine waiting on a queue, not a
 worker thread. Who may watch is decided by the same code as the rest: the API's job and session detail views (token
-or session auth, the contract's envelope, ``jobs.services.visible_job`` / ``visible_sessions``) and the pages' own
+or session auth, the contract's envelope, ``jobs.visibility.visible_job`` / ``visible_sessions``) and the pages' own
 job and session lookups, run once in a thread (``sync_to_async``) before the stream starts; the database connection
 is then given back, so an open stream holds none.
 

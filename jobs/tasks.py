@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from jobs import housekeeping
-from jobs.services import execute
+from jobs.registry import QUEUES
+from jobs.running import execute
 
 DATABASE_OUTAGE_PAUSE = 2.0  # seconds before a message is handed back while the database is unreachable
 
@@ -29,6 +30,7 @@ def _job_task(job_type: str):
     @shared_task(
         bind=True,
         name=f"jobs.tasks.run_{job_type}",
+        queue=QUEUES[job_type],  # also when sent without one (the engine always names it); routes say high otherwise
         soft_time_limit=soft,
         time_limit=hard,
         acks_late=True,

@@ -30,7 +30,8 @@ from grading.storage import delete_folder, job_folder
 from grading.uploads import CheckedFile, store_files
 from jobs.errors import PermanentJobError
 from jobs.models import BackgroundJob, JobType
-from jobs.services import JobContext, start_job
+from jobs.running import JobContext
+from jobs.starting import start_job
 from markschemes.document_text import read_document
 from markschemes.models import MAX_QUESTION_MARKS, SchemeOrigin
 from markschemes.services import SchemeError, create_draft, subject_of

@@ -15,7 +15,7 @@ A channel whose connection has been collected cannot reach Redis at all. So here
 its unacknowledged messages where they are (in Redis's "unacked" hash, which hands them back after the visibility
 timeout, if Redis still has them), and acknowledging or rejecting on it raises a connection error, which celery logs
 ("Couldn't ack") and survives. Neither can run a job twice: a message that comes back finds its job finished or
-handed to a newer message (jobs.services.execute), and a job whose message is lost is republished by the sweeper
+handed to a newer message (jobs.running.execute), and a job whose message is lost is republished by the sweeper
 (jobs.housekeeping). tests/jobs/test_broker_transport.py reproduces the bug with a plain Celery app, and fails once
 upstream no longer needs this, so the workaround can be removed.
 """

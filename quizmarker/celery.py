@@ -11,14 +11,15 @@ from celery import signals
 from kombu import Queue
 from tenant_schemas_celery.app import CeleryApp
 
+from quizmarker import queues
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quizmarker.settings")
 
 logger = logging.getLogger(__name__)
 
 app = CeleryApp("quizmarker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# high: housekeeping that keeps the system healthy; default: extraction and grading; low: email and webhooks.
-app.conf.task_queues = tuple(Queue(name) for name in ("high", "default", "low"))
+app.conf.task_queues = tuple(Queue(name) for name in queues.ALL)  # what each is for: quizmarker/queues.py
 app.autodiscover_tasks()
 
 

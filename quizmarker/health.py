@@ -22,8 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from jobs.fairness import queue_keys
-
-QUEUES = ("high", "default", "low")
+from quizmarker import queues
 
 
 def _check_database() -> dict:
@@ -35,7 +34,7 @@ def _check_database() -> dict:
 def _check_broker() -> dict:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
     client.ping()
-    return {"ok": True, "queues": {name: sum(client.llen(key) for key in queue_keys(name)) for name in QUEUES}}
+    return {"ok": True, "queues": {name: sum(client.llen(key) for key in queue_keys(name)) for name in queues.ALL}}
 
 
 def _check_workers() -> dict:
@@ -47,7 +46,7 @@ def _check_workers() -> dict:
 
 
 def _check_jobs() -> dict:
-    from jobs.services import queue_health
+    from jobs.stats import queue_health
 
     return {"ok": True, **queue_health()}
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from grading.models import QuestionResult, Submission, SubmissionStatus
 from grading.views.common import standard_titles
 from jobs.models import ACTIVE_STATUSES, JobStatus
-from jobs.services import visible_jobs
+from jobs.visibility import visible_jobs
 from organizations.usage import month_start, quizzes_this_month
 from quizmarker.broker import broker_up
 

@@ -12,9 +12,10 @@ from rest_framework.exceptions import Throttled
 
 from grading.models import Submission
 from grading.views.common import json_error, safe_next, standard_titles, wants_json
+from jobs.cancel_retry import cancel_job, retry_job
 from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
-from jobs.services import cancel_job, retry_job, visible_jobs, visible_sessions
+from jobs.visibility import visible_jobs, visible_sessions
 from organizations import permissions
 from quizmarker.api import ApiError
 from quizmarker.throttles import GradeThrottle, UploadThrottle, throttle, throttled_sentence

@@ -15,7 +15,7 @@ from grading.upload_limits import refuse_oversized_upload
 from grading.uploads import check_files
 from grading.views.common import standards
 from jobs.models import JobType
-from jobs.services import visible_jobs
+from jobs.visibility import visible_jobs
 from quizmarker.api import ApiError
 from quizmarker.broker import broker_up
 from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
+from quizmarker import queues
 from quizmarker.env import env_float, env_int, env_str
 from quizmarker.settings.database import REDIS_KEY_PREFIX, REDIS_URL
 
@@ -49,18 +50,8 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # workers keep reconnecting through
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
 CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ("high", "default", "low")
-CELERY_TASK_ROUTES = {
-    "jobs.tasks.run_extraction": {"queue": "default"},
-    "jobs.tasks.run_grading": {"queue": "default"},
-    "jobs.tasks.run_email": {"queue": "low"},
-    "jobs.tasks.run_scheme_import": {"queue": "default"},  # the AI worker: it may call the provider
-    "jobs.tasks.*": {"queue": "high"},  # housekeeping: sweeper, reaper, cleanup
-    "organizations.tasks.*": {"queue": "low"},
-    "integrations.tasks.*": {"queue": "low"},  # webhook deliveries
-    "quizmarker.celery.*": {"queue": "high"},
-}
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
+CELERY_TASK_ROUTES = queues.ROUTES
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
 
 # --- Jobs -------------------------------------------------------------------------------------

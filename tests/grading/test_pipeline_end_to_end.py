@@ -15,7 +15,7 @@ from grading.marking_records import QUESTION_NOT_FOUND
 from grading.models import Submission
 from grading.providers.local_ocr import transcribe_page
 from grading.providers.schemas import GRADING_PROMPT_VERSION
-from integrations import services as webhooks
+from integrations import endpoints, signing
 from integrations.models import CallbackSecret, WebhookDelivery
 from jobs.models import BackgroundJob
 from tests.helpers import (
@@ -273,7 +273,7 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
 ):
     client = api(personas.alpha, personas.dana)
     with Receiver() as receiver:
-        secret = webhooks.rotate_callback_secret(personas.alpha)
+        secret = endpoints.rotate_callback_secret(personas.alpha)
         try:
             accepted = upload(
                 client, sheet("s05_std05_dkg_p1.png"), standard_id=3, grade="true", callback_url=receiver.url + "/cb"
@@ -292,7 +292,7 @@ def test_an_upload_with_grade_true_is_graded_as_soon_as_it_is_read_with_no_secon
             for job_id in (accepted["job_id"], grading_job_id):
                 [call] = receiver.wait_for(lambda r, job_id=job_id: r.path == "/cb" and _event_job_id(r) == job_id)
                 assert json.loads(call.body)["event"] == "job.completed"
-                assert webhooks.verify(secret, call.headers["X-QuizMarker-Signature"], call.body)
+                assert signing.verify(secret, call.headers["X-QuizMarker-Signature"], call.body)
         finally:
             CallbackSecret.objects.filter(organization=personas.alpha).delete()
             WebhookDelivery.objects.filter(organization=personas.alpha).delete()

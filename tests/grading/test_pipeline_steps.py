@@ -32,7 +32,7 @@ from grading.reading import _extract, _save_script
 from grading.standards import get_standard, reference_text
 from jobs.errors import TransientJobError
 from jobs.models import BackgroundJob
-from jobs.services import JobContext
+from jobs.running import JobContext
 from markschemes.models import MarkScheme, SchemeQuestion
 from markschemes.services import create_draft, publish
 from tests.helpers import SHEETS

@@ -182,7 +182,7 @@ def test_the_api_ticks_points_and_refuses_a_point_of_another_question(api, perso
 def _regrade(personas, submission, mark_scheme_id=None):
     """Grade the submission again, in this process, with the offline grader (the same job a worker runs)."""
     from grading.services import start_grading
-    from jobs.services import run_inline
+    from jobs.running import run_inline
 
     with schema_context("alpha"):
         job = start_grading(

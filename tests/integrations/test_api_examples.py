@@ -91,7 +91,7 @@ def test_the_python_examples_signature_check_accepts_our_signatures_only():
         import client
     finally:
         sys.path.remove(str(EXAMPLES))
-    from integrations.services import sign
+    from integrations.signing import sign
 
     body = b'{"id":"1","event":"job.completed"}'
     import time

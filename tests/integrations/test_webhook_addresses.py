@@ -12,8 +12,10 @@ import subprocess
 import sys
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from integrations import services, transport
+from integrations import addresses, signing, transport, webhook_events
+from integrations import delivery as deliveries
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from tests.helpers import ROOT
 from tests.integrations.receiver import Receiver
@@ -44,10 +46,10 @@ def dns(monkeypatch):
 def _deliver_to(personas, url: str) -> WebhookDelivery:
     """One delivery to ``url``, stored as it is (what is checked here is sending, not registering)."""
     endpoint = WebhookEndpoint.objects.create(
-        organization=personas.alpha, url=url, events=["job.completed"], secret=services.new_secret()
+        organization=personas.alpha, url=url, events=["job.completed"], secret=signing.new_secret()
     )
-    [delivery] = services.emit("job.completed", personas.alpha, {"job_id": "x"}, endpoints=[endpoint])
-    services.deliver(delivery.pk)
+    [delivery] = webhook_events.emit("job.completed", personas.alpha, {"job_id": "x"}, endpoints=[endpoint])
+    deliveries.deliver(delivery.pk)
     delivery.refresh_from_db()
     return delivery
 
@@ -88,12 +90,12 @@ def test_the_connection_goes_to_the_address_that_was_checked(personas, dns):
 
 def test_literal_non_public_addresses_are_refused_when_registered(settings):
     for url in ("https://10.0.0.5/hook", "https://169.254.169.254/latest", "https://100.64.1.1/", "http://[fd00::1]/"):
-        with pytest.raises(services.ValidationError, match="non-public"):
-            services.validate_url(url)
+        with pytest.raises(ValidationError, match="non-public"):
+            addresses.validate_url(url)
     settings.WEBHOOKS_ALLOW_LOOPBACK = False
     for url in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://[::1]:9/"):
-        with pytest.raises(services.ValidationError, match="non-public"):
-            services.validate_url(url)
+        with pytest.raises(ValidationError, match="non-public"):
+            addresses.validate_url(url)
 
 
 def _closed_port() -> int:
@@ -109,7 +111,7 @@ def test_a_refused_connection_is_shown_as_refused(personas):
 
 
 def test_a_receiver_that_never_answers_is_shown_as_timed_out(personas, monkeypatch):
-    monkeypatch.setattr(services, "TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(deliveries, "TIMEOUT_SECONDS", 0.3)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)  # accepts connections, never answers

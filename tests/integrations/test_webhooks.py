@@ -7,9 +7,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from integrations import services
+from integrations import addresses, endpoints, signing, webhook_events
+from integrations import delivery as deliveries
 from integrations.models import CallbackSecret, WebhookDelivery, WebhookEndpoint
 from tests.helpers import sheet, wait_for_job
 from tests.integrations.receiver import Receiver
@@ -53,22 +55,22 @@ def test_the_webhook_pages_show_the_secret_once_and_are_for_admins(personas, web
 @pytest.mark.django_db
 def test_a_delivery_reaches_the_receiver_signed_and_a_failing_one_is_retried_then_delivered(personas):
     with Receiver(statuses=[503]) as receiver:
-        endpoint = services.create_endpoint(
+        endpoint = endpoints.create_endpoint(
             organization=personas.alpha, url=receiver.url + "/hook", events=["job.completed"]
         )
-        [delivery] = services.emit("job.completed", personas.alpha, {"job_id": "x", "status": "completed"})
+        [delivery] = webhook_events.emit("job.completed", personas.alpha, {"job_id": "x", "status": "completed"})
 
-        assert services.deliver(delivery.pk) == "retrying"
+        assert deliveries.deliver(delivery.pk) == "retrying"
         delivery.refresh_from_db()
         assert delivery.status == "pending" and delivery.attempts == 1 and delivery.response_code == 503
         assert (
             timezone.now() + timedelta(seconds=20) < delivery.next_attempt_at < timezone.now() + timedelta(seconds=31)
         )
         assert "503" in delivery.last_error
-        assert services.deliver(delivery.pk) == "skipped", "not before its retry is due"
+        assert deliveries.deliver(delivery.pk) == "skipped", "not before its retry is due"
 
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-        assert services.deliver(delivery.pk) == "delivered"
+        assert deliveries.deliver(delivery.pk) == "delivered"
         delivery.refresh_from_db()
         assert delivery.status == "delivered" and delivery.attempts == 2 and delivery.response_code == 200
         assert delivery.latency_ms is not None and delivery.delivered_at is not None
@@ -80,24 +82,24 @@ def test_a_delivery_reaches_the_receiver_signed_and_a_failing_one_is_retried_the
     assert set(body) == {"id", "event", "created_at", "organization", "data"}
     assert second.headers["X-QuizMarker-Event"] == "job.completed"
     assert second.headers["X-QuizMarker-Delivery"] == str(delivery.pk)
-    assert services.verify(endpoint.secret, second.headers["X-QuizMarker-Signature"], second.body)
-    assert not services.verify("whsec_wrong", second.headers["X-QuizMarker-Signature"], second.body)
+    assert signing.verify(endpoint.secret, second.headers["X-QuizMarker-Signature"], second.body)
+    assert not signing.verify("whsec_wrong", second.headers["X-QuizMarker-Signature"], second.body)
 
 
 @pytest.mark.django_db
 def test_a_receiver_that_stays_down_is_retried_for_a_day_then_given_up(personas):
-    endpoint = services.create_endpoint(
+    endpoint = endpoints.create_endpoint(
         organization=personas.alpha, url="http://127.0.0.1:9/down", events=["job.failed"]
     )
-    [delivery] = services.emit("job.failed", personas.alpha, {"job_id": "y"}, endpoints=[endpoint])
-    assert services.deliver(delivery.pk) == "retrying"
-    growing = [services.retry_delay(n) for n in range(1, 9)]  # about 30 s, 1 min, 2 min ... doubling
+    [delivery] = webhook_events.emit("job.failed", personas.alpha, {"job_id": "y"}, endpoints=[endpoint])
+    assert deliveries.deliver(delivery.pk) == "retrying"
+    growing = [deliveries.retry_delay(n) for n in range(1, 9)]  # about 30 s, 1 min, 2 min ... doubling
     assert growing == sorted(growing) and growing[0] <= 30
-    assert max(services.retry_delay(n) for n in range(9, 20)) <= services.RETRY_MAX_SECONDS
+    assert max(deliveries.retry_delay(n) for n in range(9, 20)) <= deliveries.RETRY_MAX_SECONDS
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         created_at=timezone.now() - timedelta(hours=23, minutes=59, seconds=40), next_attempt_at=timezone.now()
     )
-    assert services.deliver(delivery.pk) == "failed"
+    assert deliveries.deliver(delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts == 2 and "Gave up" in delivery.last_error
 
@@ -107,12 +109,12 @@ def test_real_jobs_send_signed_webhooks_to_endpoints_and_to_a_jobs_callback_url(
     celery_worker, live_db, personas, api, openai_server
 ):
     with Receiver() as receiver:
-        endpoint = services.create_endpoint(
+        endpoint = endpoints.create_endpoint(
             organization=personas.alpha,
             url=receiver.url + "/endpoint",
             events=["job.completed", "job.failed", "submission.graded", "submission.reviewed"],
         )
-        callback = services.rotate_callback_secret(personas.alpha)
+        callback = endpoints.rotate_callback_secret(personas.alpha)
         try:
             client = api(personas.alpha, personas.bob)
             accepted = client.post(
@@ -125,10 +127,10 @@ def test_real_jobs_send_signed_webhooks_to_endpoints_and_to_a_jobs_callback_url(
             assert wait_for_job(upload_id).status == "completed"
 
             [own] = receiver.wait_for(lambda r: r.path == "/cb")
-            assert services.verify(callback, own.headers["X-QuizMarker-Signature"], own.body)
+            assert signing.verify(callback, own.headers["X-QuizMarker-Signature"], own.body)
             assert json.loads(own.body)["data"]["job_id"] == upload_id
             [done] = receiver.wait_for(lambda r: r.path == "/endpoint" and upload_id.encode() in r.body)
-            assert services.verify(endpoint.secret, done.headers["X-QuizMarker-Signature"], done.body)
+            assert signing.verify(endpoint.secret, done.headers["X-QuizMarker-Signature"], done.body)
             event = json.loads(done.body)
             assert event["event"] == "job.completed" and event["data"]["status"] == "completed"
             submission_id = event["data"]["result"]["submission_ids"][0]
@@ -160,13 +162,13 @@ def test_urls_for_webhooks_must_be_https_outside_development(settings):
     settings.DEBUG = False
     settings.TESTING = False
     settings.WEBHOOKS_ALLOW_LOOPBACK = False
-    with pytest.raises(services.ValidationError):
-        services.validate_url("http://example.com/hook")
-    with pytest.raises(services.ValidationError):
-        services.validate_url("https://127.0.0.1/hook")
-    with pytest.raises(services.ValidationError):
-        services.validate_url("https://10.0.0.5/hook")
-    assert services.validate_url("https://example.com/hook") == "https://example.com/hook"
+    with pytest.raises(ValidationError):
+        addresses.validate_url("http://example.com/hook")
+    with pytest.raises(ValidationError):
+        addresses.validate_url("https://127.0.0.1/hook")
+    with pytest.raises(ValidationError):
+        addresses.validate_url("https://10.0.0.5/hook")
+    assert addresses.validate_url("https://example.com/hook") == "https://example.com/hook"
     settings.TESTING = True
     settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    assert services.validate_url("http://localhost:8080/hook")
+    assert addresses.validate_url("http://localhost:8080/hook")

@@ -4,7 +4,7 @@ all its jobs handed out, in its own order."""
 
 from __future__ import annotations
 
-from jobs.services import publish
+from jobs.starting import publish
 
 
 def handed_out(count: int) -> list[str]:

@@ -19,7 +19,7 @@ from jobs.housekeeping import (
     sweep_queued_jobs,
 )
 from jobs.models import BackgroundJob, JobEvent
-from jobs.services import limit_text
+from jobs.running import limit_text
 
 pytestmark = pytest.mark.django_db
 
@@ -172,13 +172,13 @@ def reaped_while_running(context) -> dict:
 
 
 def test_the_reaper_times_the_hard_limit_from_the_current_attempt(make_job, monkeypatch, broker_queue):
-    from jobs import services
-    from jobs.services import execute
+    from jobs import registry
+    from jobs.running import execute
 
     _, hard = settings.JOB_TIME_LIMITS["extraction"]
     # Attempt 1 started long ago and hit a temporary error; attempt 2 is starting now on a live worker.
     job = make_job(celery_task_id="task-2", retry_count=1, started_at=ago(seconds=hard + 120))
-    monkeypatch.setitem(services.HANDLERS, "extraction", f"{__name__}.reaped_while_running")
+    monkeypatch.setitem(registry.HANDLERS, "extraction", f"{__name__}.reaped_while_running")
 
     assert execute(str(job.pk), "task-2", worker="w1@test") == "completed"
 

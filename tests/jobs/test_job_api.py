@@ -105,7 +105,7 @@ def test_a_status_poll_is_one_sql_statement(api, personas, make_job, warm_host_c
     # Token, user, job and the caller's right to see it are read by one statement (jobs/polling.py); the host's
     # organization is cached and the connection keeps its search_path — whatever the job holds and whoever asks,
     # with either kind of token.
-    from jobs.services import log_event
+    from jobs.job_log import log_event
 
     queued = make_job()
     busy = make_job(status="completed", result={"pages": list(range(50))})

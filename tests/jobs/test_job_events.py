@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from jobs.cancel_retry import cancel_job
 from jobs.events import job_finished
 from jobs.models import BackgroundJob
-from jobs.services import JobContext, cancel_job, fail
+from jobs.running import JobContext, fail
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import services
+from jobs import heartbeats, registry
+from jobs.cancel_retry import cancel_job
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
 from jobs.models import BackgroundJob, JobEvent
-from jobs.services import JobContext, backoff_seconds, cancel_job, execute, fail, retry_or_fail
+from jobs.running import JobContext, backoff_seconds, execute, fail, retry_or_fail
 
 HERE = __name__
 
@@ -164,7 +165,7 @@ def outlive_the_time_limit(context: JobContext) -> dict:
 
 
 def run_with(monkeypatch, job, handler) -> str:
-    monkeypatch.setitem(services.HANDLERS, job.job_type, f"{HERE}.{handler.__name__}")
+    monkeypatch.setitem(registry.HANDLERS, job.job_type, f"{HERE}.{handler.__name__}")
     BackgroundJob.objects.filter(pk=job.pk).update(celery_task_id="task-1")
     outcome = execute(str(job.pk), "task-1", worker="w1@test")
     job.refresh_from_db()
@@ -233,7 +234,7 @@ def test_execute_stops_a_job_at_its_next_checkpoint_once_past_its_time_limit(mon
 
 
 class _CountedSleeps:
-    """The time module as jobs.services sees it, counting the heartbeat thread's sleeps: each sleep that starts means
+    """The time module as jobs.heartbeats sees it, counting the heartbeat thread's sleeps: each sleep that starts means
     the beat before it has finished (its UPDATE is committed). Tests wait for beats instead of sleeping."""
 
     def __init__(self):
@@ -261,15 +262,15 @@ def test_one_thread_beats_for_every_job_running_in_the_process_and_stops_when_th
 ):
     settings.JOB_HEARTBEAT_SECONDS = 0.05
     sleeps = _CountedSleeps()
-    monkeypatch.setattr(services, "time", sleeps)
-    monkeypatch.setattr(services, "_heartbeats", services._Heartbeats())  # as in a new worker process
+    monkeypatch.setattr(heartbeats, "time", sleeps)
+    monkeypatch.setattr(heartbeats, "_heartbeats", heartbeats._Heartbeats())  # as in a new worker process
     threads_before = sum(t.name == "qm-heartbeats" for t in threading.enumerate())
     long_ago = timezone.now() - timedelta(minutes=5)
     first, second, other = (
         make_job(status="processing", celery_task_id=f"task-{n}", heartbeat_at=long_ago) for n in range(3)
     )
     try:
-        beating = services._heartbeats.beating
+        beating = heartbeats._heartbeats.beating
         with beating(first.pk, "task-0"), beating(second.pk, "task-1"):
             sleeps.beats(3)  # a long AI call, no progress reported: two whole beats while both jobs run
             threads = sum(t.name == "qm-heartbeats" for t in threading.enumerate()) - threads_before

@@ -21,9 +21,11 @@ from django_tenants.utils import schema_context
 
 from grading.models import Submission, SubmissionStatus
 from grading.services import start_grading
+from jobs.cancel_retry import cancel_job
+from jobs.job_log import log_event
 from jobs.models import BackgroundJob, GradingSession, JobEvent, JobStatus, JobType
 from jobs.retention import cleanup_jobs, remove_expired_files, remove_old_history
-from jobs.services import cancel_job, fail, log_event
+from jobs.running import fail
 from jobs.stats import job_stats
 from organizations.models import Membership, Organization, ProviderCall, Role, UsageMonth, User
 from organizations.usage import cost_this_month, month_start, quizzes_graded, quizzes_this_month, record_graded

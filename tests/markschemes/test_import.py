@@ -17,7 +17,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from jobs.models import BackgroundJob
-from jobs.services import run_inline
+from jobs.running import run_inline
 from markschemes.importing import NO_QUESTIONS, PLACEHOLDER_POINT
 from markschemes.models import MarkScheme
 from markschemes.services import scheme_data

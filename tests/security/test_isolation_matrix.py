@@ -15,8 +15,8 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from grading.models import Page, QuestionResult, ScoreChange, Student, Submission
+from integrations.endpoints import create_endpoint, rotate_callback_secret
 from integrations.models import ApiToken, CallbackSecret, WebhookDelivery, WebhookEndpoint
-from integrations.services import create_endpoint, rotate_callback_secret
 from integrations.tokens import create_token
 from jobs.models import BackgroundJob, GradingSession
 from markschemes.models import MarkScheme, SchemeQuestion, Subject
@@ -471,7 +471,7 @@ def test_cache_keys_task_headers_and_file_paths_carry_the_organization(personas,
     import redis
     from django.core.cache import cache
 
-    from jobs.services import publish
+    from jobs.starting import publish
 
     with schema_context("alpha"):
         alpha_key = cache.make_key("throttle_upload_1")

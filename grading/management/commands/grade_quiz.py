@@ -18,7 +18,7 @@ from grading.models import Submission
 from grading.services import accept_upload, start_grading, submissions_for_grading
 from grading.uploads import check_files
 from jobs.models import BackgroundJob, JobStatus
-from jobs.services import run_inline
+from jobs.running import run_inline
 from organizations.models import Organization, User
 from quizmarker.api import ApiError
 
