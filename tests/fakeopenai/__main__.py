@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a 'hang' fault holds the connection",
     )
     parser.add_argument(
+        "--calls-per-minute", type=int, help="answer 429 past this many calls in a clock minute (default: no cap)"
+    )
+    parser.add_argument(
         "--fault-rate",
         type=_fault_rate,
         action="append",
@@ -62,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             retry_after=args.retry_after,
             hang_seconds=args.hang_seconds,
             fault_rates=dict(args.fault_rate) if args.fault_rate else None,
+            calls_per_minute=args.calls_per_minute,
         )
     except FakeOpenAIConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,12 @@ Control endpoints (no auth): ``POST /_control/reset``, ``GET|POST
 /_control/config``, ``POST /_control/script``, ``GET /_control/requests``,
 ``GET /_control/stats``.  :class:`FakeOpenAI` exposes the same operations as
 Python methods.
+
+A provider's rate limit: ``calls_per_minute`` (config; 0, the default, is no
+cap) answers a chat completion past that many in the current clock minute with
+a 429 and a Retry-After up to the next minute, as a provider's RPM limit does.
+Such answers are recorded with the fault ``calls_per_minute``; ``stats()`` has
+the calls answered 200 in each clock minute (``ok_by_minute``).
 """
 
 from __future__ import annotations
@@ -188,6 +194,7 @@ class _Config:
     retry_after: float = 1.0
     hang_seconds: float = 30.0
     default_extraction: dict[str, Any] = field(default_factory=default_extraction)
+    calls_per_minute: int = 0  # 0: no cap
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +204,7 @@ class _Config:
             "retry_after": self.retry_after,
             "hang_seconds": self.hang_seconds,
             "default_extraction": copy.deepcopy(self.default_extraction),
+            "calls_per_minute": self.calls_per_minute,
         }
 
 
@@ -321,6 +329,7 @@ class _State:
         self._log: list[dict[str, Any]] = []
         self._seen_prefixes: set[bytes] = set()
         self._max_in_flight = self._in_flight
+        self._minute = (0, 0)  # (clock minute, calls let through in it) for calls_per_minute
 
     def reset(self) -> None:
         with self._lock:
@@ -335,6 +344,7 @@ class _State:
             "retry_after",
             "hang_seconds",
             "default_extraction",
+            "calls_per_minute",
         }
         if unknown:
             raise FakeOpenAIConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
@@ -354,6 +364,11 @@ class _State:
             changes["hang_seconds"] = _number("hang_seconds", updates["hang_seconds"])
         if "default_extraction" in updates:
             changes["default_extraction"] = _validate_extraction(updates["default_extraction"])
+        if "calls_per_minute" in updates:
+            cap = updates["calls_per_minute"]
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+                raise FakeOpenAIConfigError(f"calls_per_minute must be a whole number, 0 for no cap; got {cap!r}")
+            changes["calls_per_minute"] = cap
         with self._lock:
             for key, value in changes.items():
                 setattr(self._config, key, value)
@@ -395,6 +410,18 @@ class _State:
                 if draw < threshold:
                     return _Plan(fault=fault)
             return _Plan()
+
+    def over_minute_cap(self, cap: int) -> float | None:
+        """Count a call against this clock minute's cap; None if it may go ahead, else the seconds to the next
+        minute (its Retry-After)."""
+        now = time.time()
+        minute = int(now // 60)
+        with self._lock:
+            counted = self._minute[1] if self._minute[0] == minute else 0
+            if counted >= cap:
+                return round((minute + 1) * 60 - now, 3) or 0.001
+            self._minute = (minute, counted + 1)
+            return None
 
     def cached_tokens(self, serialized: str) -> int:
         """Tokens of the longest block-aligned prefix seen before; remembers this."""
@@ -450,6 +477,9 @@ class _State:
                 "in_flight": self._in_flight,
                 "max_concurrent": self._max_in_flight,
                 "scripts_pending": len(self._scripts),
+                "ok_by_minute": dict(
+                    sorted(Counter(int(e["time"] // 60) * 60 for e in self._log if e["status"] == 200).items())
+                ),
             }
 
 
@@ -1032,6 +1062,14 @@ class _Handler(BaseHTTPRequestHandler):
         serialized = _serialize_messages(request.messages)
         prompt_tokens = _tokens(serialized)
         entry["prompt_tokens"] = prompt_tokens
+        wait = state.over_minute_cap(settings.calls_per_minute) if settings.calls_per_minute else None
+        if wait is not None:
+            entry["fault"] = "calls_per_minute"
+            message = (
+                f"Rate limit reached for requests per min (RPM): Limit {settings.calls_per_minute}, Used "
+                f"{settings.calls_per_minute}, Requested 1. Please try again in {wait:g}s."
+            )
+            return _error_reply(_status_error(429, message, wait))
         payload = _model_output(request, settings.default_extraction)
         plan = state.plan_for(request.kind, "\n".join(_content_text(m.get("content")) for m in request.messages))
         entry.update(fault=plan.label, scripted=plan.scripted)
@@ -1243,6 +1281,7 @@ class FakeOpenAI:
         retry_after: float | None = None,
         hang_seconds: float | None = None,
         default_extraction: Mapping[str, Any] | None = None,
+        calls_per_minute: int | None = None,
     ) -> dict[str, Any]:
         """Update the given settings (``None`` leaves one as is); returns the config.
 
@@ -1255,6 +1294,7 @@ class FakeOpenAI:
             "retry_after": retry_after,
             "hang_seconds": hang_seconds,
             "default_extraction": default_extraction,
+            "calls_per_minute": calls_per_minute,
         }
         return self._state.configure({key: value for key, value in given.items() if value is not None})
 

@@ -544,3 +544,32 @@ def test_cli_serves_until_sigterm() -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_calls_per_minute_answers_429_past_the_cap_until_the_next_clock_minute(fake: FakeOpenAI) -> None:
+    if 60 - time.time() % 60 < 5:  # the five calls below must fall in one clock minute
+        time.sleep(60 - time.time() % 60 + 0.1)
+    assert control(fake, "POST", "config", {"calls_per_minute": 3})["calls_per_minute"] == 3
+    statuses, retry_afters = [], []
+    with openai.OpenAI(base_url=fake.base_url, api_key="test", max_retries=0, timeout=5) as api:
+        for _ in range(5):
+            try:
+                api.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
+                statuses.append(200)
+            except openai.RateLimitError as error:
+                assert error.type == "rate_limit_error" and "Limit 3" in error.message
+                statuses.append(error.status_code)
+                retry_afters.append(float(error.response.headers["retry-after"]))
+    to_next_minute = 60 - time.time() % 60
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert all(to_next_minute - 1 <= wait <= to_next_minute + 1 for wait in retry_afters), retry_afters
+    stats = fake.stats()
+    assert stats["by_fault"] == {"none": 3, "calls_per_minute": 2}
+    assert list(stats["ok_by_minute"].values()) == [3]
+    assert next(iter(stats["ok_by_minute"])) == int(time.time() // 60) * 60
+
+    with pytest.raises(FakeOpenAIConfigError, match="calls_per_minute"):
+        fake.configure(calls_per_minute=-1)
+    fake.reset()
+    assert fake.config()["calls_per_minute"] == 0, "reset lifts the cap"
