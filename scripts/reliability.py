@@ -4,10 +4,12 @@
 
 Sets RELIABILITY_FULL=1, so the fast variants skip and the long ones run: 100 scripts against a flaky provider, 10
 worker kills, a 30 s Redis outage, Redis down 30 s during a 20-script batch and back empty
-(tests/reliability/test_broker_outage_batch.py) and repeated PostgreSQL outages, plus the bad-input corpus, hostile
-files sent to a running web server and worker (their peak memory is printed in a section of its own), abuse and a
-longer API fuzz. Each test writes its figures to .data/reliability/*-long.json; the table is printed even when a test
-fails. Then the load case (``load_case``): 100 API clients at once upload and poll on a stack like `make run`'s.
+(tests/reliability/test_broker_outage_batch.py), repeated PostgreSQL outages, two AI workers named as on two
+hosts sharing the provider's cap with one SIGKILLed after 15 of 40 scripts (tests/reliability/test_scale_out.py),
+plus the bad-input corpus, hostile files sent to a running web server and worker (their peak memory is printed in a
+section of its own), abuse and a longer API fuzz. Each test writes its figures to .data/reliability/*-long.json; the
+table is printed even when a test fails. Then the load case (``load_case``): 100 API clients at once upload and poll
+on a stack like `make run`'s.
 """
 
 from __future__ import annotations

@@ -160,10 +160,19 @@ def api():
 
 class WorkerProcess:
     def __init__(
-        self, env: dict[str, str], name: str, concurrency: int = 2, pool: str = "prefork", queues="high,default,low"
+        self,
+        env: dict[str, str],
+        name: str,
+        concurrency: int = 2,
+        pool: str = "prefork",
+        queues="high,default,low",
+        host: str = "%h",
     ):
+        """``host``: the part of the node name after the @ (this machine's name by default; another name stands for
+        a worker on another host)."""
         self.env = env
         self.name = name
+        self.host = host
         self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
@@ -188,7 +197,7 @@ class WorkerProcess:
                 "--pool",
                 self.pool,
                 "-n",
-                f"{self.name}@%h",
+                f"{self.name}@{self.host}",
                 "--without-gossip",
                 "--without-mingle",
                 "-l",
