@@ -14,12 +14,10 @@ from django.conf import settings
 
 from grading.limiter import fair_share
 from grading.providers.base import Provider, get_provider
-from grading.providers.schemas import Usage
+from grading.providers.schemas import LOW_LEGIBILITY, Usage
 from jobs.running import JobContext
 
 logger = logging.getLogger(__name__)
-
-LOW_LEGIBILITY = 0.4
 
 
 def hard_to_read(legibility: float | None) -> bool:

@@ -8,6 +8,8 @@ separately:
 
 * answer-word recall: the share of the written answer words found in the answer read for the same question;
 * sheets with every question found (all printed question numbers read);
+* review of poor readings: the answers read poorly (under POORLY_READ of their words found) that the legibility rule
+  sends to a person (``grading.pipeline.hard_to_read``), and the well-read ones it sends there needlessly;
 * script grouping: the sheets, uploaded together as one batch of photos, that become a script of their own
   (each sheet is a different learner, or a second attempt under the same name);
 * good sheet outscores poor: pairs of sheets in the same hand and standard, full answers against poor ones, graded by
@@ -77,6 +79,7 @@ QUESTIONS_PER_SHEET = 3
 FIRST_NAMES = ("Amara", "Ben", "Chen", "Dana", "Eli", "Fatima", "George", "Hana", "Ivan", "Jade", "Kofi", "Lena")
 LAST_NAMES = ("Shah", "Baker", "Novak", "Reid", "Osei", "Lind", "Moreau", "Price", "Quinn", "Roth", "Saito", "Tate")
 SEED = 2026
+POORLY_READ = 0.6  # an answer with fewer of its written words read than this share is poorly read
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Reading:
     total: int = 0
     all_questions: bool = False
     score: float = 0.0
+    answers: list[tuple[float, bool]] = field(default_factory=list)  # per answer read: word recall, sent to review
 
 
 # ------------------------------------------------------------------ the sheets
@@ -202,6 +206,7 @@ def _page(sheet: Sheet, number: int):
 
 
 def read_sheets(batch: list[Sheet]) -> list[Reading]:
+    from grading.pipeline import hard_to_read
     from grading.providers.local import LocalProvider
 
     provider = LocalProvider()
@@ -210,14 +215,19 @@ def read_sheets(batch: list[Sheet]) -> list[Reading]:
         started, cpu = time.perf_counter(), time.process_time()
         result = provider.extract_page(_page(sheet, number))
         reading = Reading(sheet, result, time.perf_counter() - started, time.process_time() - cpu)
-        read = {q.number: q.answer for q in result.extraction.questions} if result.extraction else {}
+        read = {q.number: q for q in result.extraction.questions} if result.extraction else {}
         for truth in sheet.truth:
-            available = Counter(words(read.get(truth["number"], "")))
-            for word in words(truth["answer"]):
-                reading.total += 1
+            question = read.get(truth["number"])
+            available = Counter(words(question.answer if question else ""))
+            found, written = 0, words(truth["answer"])
+            for word in written:
                 if available[word] > 0:
                     available[word] -= 1
-                    reading.found += 1
+                    found += 1
+            reading.total += len(written)
+            reading.found += found
+            if question is not None and question.answer.strip():
+                reading.answers.append((found / max(1, len(written)), hard_to_read(question.legibility)))
         reading.all_questions = all(t["number"] in read for t in sheet.truth)
         readings.append(reading)
     return readings
@@ -279,9 +289,17 @@ class Figures:
     pairs: int
     seconds: list[float]
     cpu: list[float]
+    answers: list[tuple[float, bool]]
+
+    def review(self) -> tuple[int, int, int, int]:
+        """(poorly read answers sent to review, poorly read answers, well-read ones sent, well-read ones)."""
+        poor = [review for recall, review in self.answers if recall < POORLY_READ]
+        well = [review for recall, review in self.answers if recall >= POORLY_READ]
+        return sum(poor), len(poor), sum(well), len(well)
 
     def lines(self) -> list[str]:
         s = sorted(self.seconds)
+        poor_sent, poor, well_sent, well = self.review()
         return [
             f"== {self.part}: {self.sheets} sheets ==",
             f"  answer-word recall                 {100 * self.recall:5.1f} %",
@@ -289,6 +307,8 @@ class Figures:
             f" ({100 * self.all_found / self.sheets:.0f} %)",
             f"  sheets that are a script of their own   {self.own_script} of {self.sheets}",
             f"  good sheet outscores the poor one  {self.pairs_won} of {self.pairs} pairs",
+            f"  poorly read answers (under {POORLY_READ:.0%} of words) sent to review   {poor_sent} of {poor}",
+            f"  well-read answers sent to review   {well_sent} of {well}",
             f"  seconds per page (wall): median {statistics.median(s):.2f}, max {s[-1]:.2f}",
             f"  CPU seconds per page (all threads): median {statistics.median(self.cpu):.2f}, max {max(self.cpu):.2f}",
         ]
@@ -316,14 +336,16 @@ def measure(part: str, limit: int | None = None, verbose: bool = False, out: Pat
         pairs=len(pairs),
         seconds=[r.seconds for r in readings],
         cpu=[r.cpu for r in readings],
+        answers=[answer for r in readings for answer in r.answers],
     )
     if verbose:
         for r in readings:
             numbers = [q.number for q in r.result.extraction.questions] if r.result.extraction else []
             name = r.result.extraction.student_name if r.result.extraction else None
+            legibility = [q.legibility for q in r.result.extraction.questions] if r.result.extraction else []
             print(
                 f"  {r.sheet.key:<34} recall {r.found:3d}/{r.total:<3d} questions {numbers} name {name!r}"
-                f" score {r.score:g} {r.seconds:.2f}s ({r.cpu:.2f} s CPU)"
+                f" legibility {legibility} score {r.score:g} {r.seconds:.2f}s ({r.cpu:.2f} s CPU)"
             )
     return figures
 

@@ -8,7 +8,7 @@ import re
 import time
 
 from grading.pages import PageSource
-from grading.providers import local_grading, local_ocr
+from grading.providers import local_grading, local_ocr, ocr_legibility
 from grading.providers.base import split_instructions
 from grading.providers.local_grading.points import judge_points
 from grading.providers.points import grade_from_points
@@ -34,16 +34,17 @@ class LocalProvider:
     def extract_page(self, page: PageSource, questions: dict[int, str] | None = None) -> PageResult:
         started = time.monotonic()
         transcription = local_ocr.transcribe_page(page.image(), expected=questions)
-        questions = []
+        printed = [*(questions or {}).values(), *(q.question for q in transcription.questions)]
+        extracted = []
         for q in transcription.questions:
             marks = _MARKS.search(q.question)
-            questions.append(
+            extracted.append(
                 ExtractedQuestion(
                     number=q.number,
                     question=_MARKS.sub("", q.question).strip(),
                     answer=q.answer,
                     max_score=int(marks.group(1)) if marks else None,
-                    legibility=max(0.0, min(1.0, q.confidence)),
+                    legibility=ocr_legibility.legibility(q.answer, q.confidence, printed),
                 )
             )
         usage = Usage(
@@ -53,7 +54,7 @@ class LocalProvider:
             latency_ms=int((time.monotonic() - started) * 1000),
         )
         extraction = PageExtraction(
-            student_name=transcription.student_name, standard=transcription.standard, questions=questions
+            student_name=transcription.student_name, standard=transcription.standard, questions=extracted
         )
         return PageResult(extraction=extraction, source="ocr", usage=[usage])
 

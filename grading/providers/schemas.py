@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 EXTRACTION_PROMPT_VERSION = "extract-v2"
 GRADING_PROMPT_VERSION = "grade-v2-points"
+# An answer read with a legibility below this is hard to read: it goes to a person (grading.pipeline.hard_to_read).
+LOW_LEGIBILITY = 0.4
 
 
 class ExtractedQuestion(BaseModel):

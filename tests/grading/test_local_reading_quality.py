@@ -38,6 +38,16 @@ def test_every_question_is_found_on_both_sheets(part):
     assert (figures(part).all_found, figures(part).sheets) == (2, 2)
 
 
+# (poorly read answers sent to review, poorly read answers, well-read ones sent there, well-read ones) on these sheets:
+# the narrow hands are read poorly and every such answer must go to a person (grading.providers.ocr_legibility).
+REVIEW = {"dev": (4, 4, 0, 2), "held-back": (3, 3, 0, 3)}
+
+
+@pytest.mark.parametrize("part", ["dev", "held-back"])
+def test_every_poorly_read_answer_goes_to_review_and_no_well_read_one(part):
+    assert figures(part).review() == REVIEW[part]
+
+
 @pytest.mark.parametrize("part", ["dev", "held-back"])
 def test_the_good_sheet_outscores_the_poor_one(part):
     assert (figures(part).pairs_won, figures(part).pairs) == (1, 1)
