@@ -7,16 +7,14 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from rest_framework.exceptions import Throttled
 
-from grading.upload_limits import refuse_oversized_upload
 from grading.uploads import check_files
+from markschemes.file_forms import post_file_form
 from markschemes.forms import SchemeForm, subject_fields
 from markschemes.importing import start_import
 from markschemes.services import SchemeError
 from markschemes.views import _require_manager
 from quizmarker.api import ApiError
-from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
 class ImportForm(forms.Form):
@@ -39,16 +37,11 @@ def scheme_import(request):
     if request.method != "POST":
         subject = request.GET.get("subject", "")
         return _page(request, ImportForm(initial={"standard": f"s{subject}"} if subject.isdigit() else {}))
+    return post_file_form(request, ImportForm, _page, lambda form: _start_import(request, form))
+
+
+def _start_import(request, form):
     try:
-        refuse_oversized_upload(request)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
-        return _page(request, ImportForm(), status=413)
-    form = ImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _page(request, form, status=400)
-    try:
-        throttle(request, UploadThrottle)
         (checked,) = check_files([form.cleaned_data["file"]])
         job = start_import(
             organization=request.organization,
@@ -57,9 +50,6 @@ def scheme_import(request):
             title=form.cleaned_data["title"],
             **({"standard": None, "subject": None} | subject_fields(form.cleaned_data["standard"])),
         )
-    except Throttled as exc:
-        messages.error(request, throttled_sentence(exc, "uploaded"))
-        return _page(request, form, status=429)
     except ApiError as exc:
         form.add_error("file", str(exc.detail))
         return _page(request, form, status=exc.status_code)

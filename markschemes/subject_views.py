@@ -8,14 +8,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import redirect, render
-from rest_framework.exceptions import Throttled
 
-from grading.upload_limits import refuse_oversized_upload
+from markschemes.file_forms import post_file_form
 from markschemes.models import Subject
 from markschemes.subjects import SubjectError, add_subject
 from markschemes.views import _require_manager, can_manage
-from quizmarker.api import ApiError
-from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
 class SubjectForm(forms.Form):
@@ -42,20 +39,12 @@ def subject_list(request):
     if request.method != "POST":
         return _page(request, SubjectForm())
     _require_manager(request)
+    return post_file_form(request, SubjectForm, _page, lambda form: _add(request, form))
+
+
+def _add(request, form):
     try:
-        refuse_oversized_upload(request)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
-        return _page(request, SubjectForm(), status=413)
-    form = SubjectForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _page(request, form, status=400)
-    try:
-        throttle(request, UploadThrottle)  # a file upload like any other: the same rate and counter
         subject = add_subject(form.cleaned_data["name"], form.cleaned_data["file"], by=request.user.email)
-    except Throttled as exc:
-        messages.error(request, throttled_sentence(exc, "uploaded"))
-        return _page(request, form, status=429)
     except SubjectError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _page(request, form, status=error.status)
