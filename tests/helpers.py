@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -39,6 +40,44 @@ def sheet(name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, (SHEETS / name).read_bytes())
+
+
+def typed_pdf(lines: list[str], name: str = "quiz.pdf", *, font_size: int = 10, line_height: int = 20):
+    """A one-page PDF with a text layer, one line of text per item (the same bytes every time), as an upload."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    canvas.setFont("Helvetica", font_size)
+    y = 800
+    for line in lines:
+        canvas.drawString(40, y, line)
+        y -= line_height
+    canvas.showPage()
+    canvas.save()
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
+
+
+def scanned_pdf(lines: list[str], name: str = "scan.pdf"):
+    """A photographed page: a picture of the lines in a PDF with no text layer, as a scanner makes."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image, ImageDraw
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    image = Image.new("L", (1200, 900), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((40, 40 + 60 * i), line, fill=0)
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    canvas.drawImage(ImageReader(image), 30, 200, width=540, height=405)
+    canvas.showPage()
+    canvas.save()
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
 
 
 def post_upload(client, *files, **fields):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from tests.browser import test_assessor_flow as flow
+from tests.helpers import typed_pdf
 from tests.markschemes.test_subjects import REFERENCE
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -38,17 +39,7 @@ SHEET = [
 
 
 def _pdf(path, lines: list[str]) -> str:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen.canvas import Canvas
-
-    canvas = Canvas(str(path), pagesize=A4, invariant=1)
-    canvas.setFont("Helvetica", 10)
-    y = 800
-    for line in lines:
-        canvas.drawString(40, y, line)
-        y -= 20
-    canvas.showPage()
-    canvas.save()
+    path.write_bytes(typed_pdf(lines).read())
     return str(path)
 
 

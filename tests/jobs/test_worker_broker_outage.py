@@ -15,7 +15,7 @@ from jobs.housekeeping import REQUEUED_FORGOTTEN, REQUEUED_UNPUBLISHED, sweep_qu
 from jobs.models import BackgroundJob, JobStatus
 from quizmarker.celery import app
 from tests.helpers import sheet, upload, wait_for_job, wait_until
-from tests.reliability.support import PrivateRedis, broker_at, forget_broker
+from tests.reliability.support import worker_on_private_redis
 
 pytestmark = [pytest.mark.worker]
 
@@ -24,18 +24,10 @@ pytestmark = [pytest.mark.worker]
 def outage_stack(celery_worker, tmp_path, live_db):
     """A private Redis (broker, cache and limiter of its worker) and a threads-pool worker on it, as in production,
     with one thread: a second job's message waits in Redis while the first runs."""
-    server = PrivateRedis(tmp_path)
-    server.start()
-    env = dict(celery_worker.env, REDIS_URL=server.url, CELERY_BROKER_URL=server.url, JOB_HEARTBEAT_SECONDS="0.5")
-    worker = type(celery_worker)(env, name=f"{celery_worker.name}-outage", concurrency=1, pool="threads")
-    try:
-        with broker_at(server.url):
-            worker.start()
-            yield server, worker
-    finally:
-        worker.kill()
-        server.stop()
-        forget_broker(server.url)
+    with worker_on_private_redis(
+        celery_worker, tmp_path, "outage", env={"JOB_HEARTBEAT_SECONDS": "0.5"}, concurrency=1, pool="threads"
+    ) as stack:
+        yield stack
 
 
 def answers(worker) -> bool:

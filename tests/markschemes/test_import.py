@@ -5,22 +5,17 @@ publishes it; a document with no questions ends the job with a sentence and no d
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
-from PIL import Image, ImageDraw
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
 
 from jobs.models import BackgroundJob
 from jobs.running import run_inline
 from markschemes.importing import NO_QUESTIONS, PLACEHOLDER_POINT
 from markschemes.models import MarkScheme
 from markschemes.services import scheme_data
+from tests.helpers import scanned_pdf, typed_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -48,33 +43,6 @@ MARK_SCHEME = [
     "- the lift may fail or fill with smoke (1 mark)",
     "- you could be trapped (1 mark)",
 ]
-
-
-def typed_pdf(lines: list[str], name: str = "quiz.pdf") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1)
-    canvas.setFont("Helvetica", 10)
-    y = 800
-    for line in lines:
-        canvas.drawString(40, y, line)
-        y -= 20
-    canvas.showPage()
-    canvas.save()
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
-
-
-def scanned_pdf() -> SimpleUploadedFile:
-    """A photographed page: a picture of the quiz in a PDF with no text layer."""
-    image = Image.new("L", (1200, 900), 255)
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(BLANK_QUIZ[:5]):
-        draw.text((40, 40 + 60 * i), line, fill=0)
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1)
-    canvas.drawImage(ImageReader(image), 30, 200, width=540, height=405)
-    canvas.showPage()
-    canvas.save()
-    return SimpleUploadedFile("scan.pdf", buffer.getvalue(), content_type="application/pdf")
 
 
 def _import(api, personas, upload, **fields) -> BackgroundJob:
@@ -197,7 +165,7 @@ def test_a_scanned_quiz_is_read_through_the_provider_into_a_draft(api, personas,
             }
         ],
     )
-    job = _import(api, personas, scanned_pdf(), standard="3")
+    job = _import(api, personas, scanned_pdf(BLANK_QUIZ[:5]), standard="3")
     assert job.status == "completed", job.error_message
     assert job.result["source"] == ["vision"]
     assert _questions(job.result["mark_scheme_id"]) == [
@@ -212,7 +180,7 @@ def test_a_scanned_quiz_is_read_through_the_provider_into_a_draft(api, personas,
 def test_a_document_with_no_questions_ends_with_a_sentence_and_no_draft(api, personas, openai_provider):
     with schema_context("alpha"):
         before = MarkScheme.objects.count()
-    job = _import(api, personas, scanned_pdf(), standard="3")  # the fake finds nothing on the page
+    job = _import(api, personas, scanned_pdf(BLANK_QUIZ[:5]), standard="3")  # the fake finds nothing on the page
     assert (job.status, job.error_code, job.error_message) == ("failed", "NO_QUESTIONS", NO_QUESTIONS)
     with schema_context("alpha"):
         assert MarkScheme.objects.count() == before

@@ -4,7 +4,6 @@ standards (whose ids 1–15 and /api/v1/standards stay as they were); and its sc
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import uuid
@@ -15,11 +14,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen.canvas import Canvas
 
 from markschemes.models import Subject
-from tests.helpers import wait_for_job
+from tests.helpers import scanned_pdf, typed_pdf, wait_for_job
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "bad_inputs"
 
@@ -32,33 +29,11 @@ REFERENCE = [
     "electrical fires.",
 ]
 
+SCANNED = REFERENCE  # as a picture of the page, with no text layer
+
 
 def pdf(lines: list[str], name: str = "fire-safety.pdf") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1)
-    canvas.setFont("Helvetica", 9)
-    y = 800
-    for line in lines:
-        canvas.drawString(40, y, line)
-        y -= 18
-    canvas.showPage()
-    canvas.save()
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
-
-
-def scanned_pdf() -> SimpleUploadedFile:
-    """A page with a picture of text but no text layer, as a scanner makes."""
-    from PIL import Image, ImageDraw
-    from reportlab.lib.utils import ImageReader
-
-    image = Image.new("L", (800, 200), 255)
-    ImageDraw.Draw(image).text((20, 80), "Fire safety: raise the alarm and leave by the nearest exit.", fill=0)
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1)
-    canvas.drawImage(ImageReader(image), 40, 600, width=500, height=125)
-    canvas.showPage()
-    canvas.save()
-    return SimpleUploadedFile("scan.pdf", buffer.getvalue(), content_type="application/pdf")
+    return typed_pdf(lines, name, font_size=9, line_height=18)
 
 
 def corpus(name: str) -> SimpleUploadedFile:
@@ -132,7 +107,7 @@ def test_an_assessor_cannot_add_a_subject(api, personas):
             (415, "UNSUPPORTED_FILE", None),
         ),
         (
-            scanned_pdf,
+            lambda: scanned_pdf(SCANNED),
             (
                 400,
                 "VALIDATION_ERROR",
@@ -189,7 +164,7 @@ def test_the_subjects_page_adds_a_subject_and_offers_its_scheme(web, personas):
     assert f'href="/mark-schemes/new/?subject={subject.pk}"' in body
     editor = client.get(f"/mark-schemes/new/?subject={subject.pk}").content.decode()
     assert f'<option value="s{subject.pk}" selected>{name}</option>' in editor
-    refused = client.post("/mark-schemes/subjects/", {"name": unique("Scan"), "file": scanned_pdf()})
+    refused = client.post("/mark-schemes/subjects/", {"name": unique("Scan"), "file": scanned_pdf(SCANNED)})
     assert refused.status_code == 400 and "has no text we can read (a scanned PDF?)" in refused.content.decode()
     assessor = web(personas.alpha, personas.bob)
     assert assessor.post("/mark-schemes/subjects/", {"name": unique("x"), "file": pdf(REFERENCE)}).status_code == 403

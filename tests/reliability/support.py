@@ -1,8 +1,9 @@
 """Shared pieces of the reliability tests: figures for `scripts/reliability.py`, a private Redis, switching this
-process's Celery app to another broker, and small waiting helpers."""
+process's Celery app to another broker, a worker on a private Redis, and small waiting helpers."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -116,3 +117,36 @@ def forget_broker(url: str) -> None:
         pool = dict.pop(group, key, None)
         if pool is not None:
             pool.force_close_all()
+
+
+def caches_at(url: str) -> dict:
+    """This process's CACHES setting with the default cache (throttles, rate limits) on another Redis."""
+    from django.conf import settings
+
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["LOCATION"] = url
+    return caches
+
+
+@contextmanager
+def worker_on_private_redis(
+    celery_worker, folder: Path, name: str, *, env: dict | None = None, stay: bool = True, **options
+):
+    """A private Redis (started), and a worker of the test's that uses it as broker, cache and limiter (``env`` adds
+    to the worker's environment, ``options`` to its start). This process's broker points at the private Redis while
+    the worker starts, and for the whole block with ``stay``. Yields (server, worker); both are stopped at the end."""
+    server = PrivateRedis(folder)
+    server.start()
+    worker_env = dict(celery_worker.env, REDIS_URL=server.url, CELERY_BROKER_URL=server.url, **(env or {}))
+    worker = type(celery_worker)(worker_env, name=f"{celery_worker.name}-{name}", **options)
+    try:
+        with broker_at(server.url):
+            worker.start()
+            if stay:
+                yield server, worker
+        if not stay:
+            yield server, worker
+    finally:
+        worker.kill()
+        server.stop()
+        forget_broker(server.url)

@@ -9,12 +9,10 @@ The sweeper runs every second here (beat runs it every 30 s), so that the test w
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import Counter
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
@@ -23,7 +21,7 @@ from grading.models import Submission
 from jobs.housekeeping import sweep_queued_jobs
 from jobs.models import BackgroundJob, JobEvent, JobStatus
 from tests.helpers import sheet, wait_until
-from tests.reliability.support import FULL, PrivateRedis, broker_at, forget_broker, record_figures
+from tests.reliability.support import FULL, caches_at, record_figures, worker_on_private_redis
 
 pytestmark = [pytest.mark.worker]
 
@@ -34,29 +32,18 @@ SCRIPTS, OUTAGE_SECONDS = (20, 30.0) if FULL else (6, 3.0)
 def batch_stack(celery_worker, tmp_path, live_db, monkeypatch, openai_server):
     """A private Redis, and an AI worker on threads that uses it as broker, cache and limiter; this process's
     uploads go through it too (broker and throttle cache)."""
-    server = PrivateRedis(tmp_path)
-    server.start()
-    env = dict(
-        celery_worker.env,
-        REDIS_URL=server.url,
-        CELERY_BROKER_URL=server.url,
-        JOB_HEARTBEAT_SECONDS="1",
-        AI_LIMITER_REDIS_WAIT_SECONDS="10" if FULL else "1",  # then the job retries later: that path runs too
-    )
-    worker = type(celery_worker)(env, name=f"{celery_worker.name}-batch", concurrency=8, pool="threads")
     monkeypatch.setattr(UploadThrottle, "THROTTLE_RATES", {"upload": "100000/hour"})
     monkeypatch.setattr(GradeThrottle, "THROTTLE_RATES", {"grade": "100000/hour"})
-    caches = copy.deepcopy(settings.CACHES)
-    caches["default"]["LOCATION"] = server.url
     openai_server.configure(latency=1.0 if FULL else 0.5)
-    try:
-        with broker_at(server.url), override_settings(CACHES=caches):
-            worker.start()
-            yield server, worker
-    finally:
-        worker.kill()
-        server.stop()
-        forget_broker(server.url)
+    env = {
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "AI_LIMITER_REDIS_WAIT_SECONDS": "10" if FULL else "1",  # then the job retries later: that path runs too
+    }
+    with (
+        worker_on_private_redis(celery_worker, tmp_path, "batch", env=env, concurrency=8, pool="threads") as stack,
+        override_settings(CACHES=caches_at(stack[0].url)),
+    ):
+        yield stack
 
 
 def graded(upload_id) -> bool:

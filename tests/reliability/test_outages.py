@@ -11,7 +11,6 @@ Fast: a few seconds of outage. Long (RELIABILITY_FULL=1): Redis down ~30 s, Post
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
 import subprocess
@@ -33,11 +32,11 @@ from tests.helpers import sheet, wait_for_job
 from tests.reliability.support import (
     FULL,
     ROOT,
-    PrivateRedis,
     broker_at,
-    forget_broker,
+    caches_at,
     full_only,
     record_figures,
+    worker_on_private_redis,
 )
 
 pytestmark = [pytest.mark.worker]
@@ -49,24 +48,11 @@ pytestmark = [pytest.mark.worker]
 @pytest.fixture(scope="module")
 def redis_stack(celery_worker, tmp_path_factory):
     """A private Redis, and a worker that uses it as broker, cache and limiter."""
-    server = PrivateRedis(tmp_path_factory.mktemp("outage-redis"))
-    server.start()
-    env = dict(celery_worker.env, REDIS_URL=server.url, CELERY_BROKER_URL=server.url)
-    worker = type(celery_worker)(env, name=f"{celery_worker.name}-outage", concurrency=2)
-    try:
-        with broker_at(server.url):
-            worker.start()
-        yield server, worker
-    finally:
-        worker.kill()
-        server.stop()
-        forget_broker(server.url)
-
-
-def _caches_at(url: str) -> dict:
-    caches = copy.deepcopy(settings.CACHES)
-    caches["default"]["LOCATION"] = url
-    return caches
+    # This process uses the private Redis only during each test (outage_client), not between them.
+    with worker_on_private_redis(
+        celery_worker, tmp_path_factory.mktemp("outage-redis"), "outage", stay=False, concurrency=2
+    ) as stack:
+        yield stack
 
 
 def redis_outage(client, server, worker, outage_seconds: float) -> dict:
@@ -138,7 +124,7 @@ def outage_client(redis_stack, api, personas, live_db, monkeypatch, openai_serve
     openai_server.configure(latency=0.1)
     if not server.running:
         server.start()
-    with broker_at(server.url), override_settings(CACHES=_caches_at(server.url)):
+    with broker_at(server.url), override_settings(CACHES=caches_at(server.url)):
         yield api(personas.alpha, personas.dana), server, worker
 
 
