@@ -10,25 +10,15 @@ import pytest
 
 from quizmarker.celery import app
 from tests.helpers import ROOT
-from tests.reliability.support import PrivateRedis, broker_at, forget_broker
+from tests.reliability.support import worker_on_private_redis
 
 pytestmark = [pytest.mark.worker]
 
 
 @pytest.fixture
 def lone_worker(celery_worker, tmp_path, live_db):
-    server = PrivateRedis(tmp_path)
-    server.start()
-    env = dict(celery_worker.env, REDIS_URL=server.url, CELERY_BROKER_URL=server.url)
-    worker = type(celery_worker)(env, name=f"{celery_worker.name}-health", concurrency=1)
-    try:
-        with broker_at(server.url):
-            worker.start()
-            yield worker
-    finally:
-        worker.kill()
-        server.stop()
-        forget_broker(server.url)
+    with worker_on_private_redis(celery_worker, tmp_path, "health", concurrency=1) as (_, worker):
+        yield worker
 
 
 def healthcheck(worker, tmp_path) -> tuple[int, str]:
