@@ -33,7 +33,7 @@ from integrations.endpoints import attach_callback
 from integrations.schema import error_response
 from jobs.models import GradingSession
 from jobs.serializers import accepted_body
-from quizmarker.api import ApiError, ok, paged
+from quizmarker.api import ApiError, PageQuery, ok, page_serializer, paged
 from quizmarker.throttles import GradeThrottle, UploadThrottle
 
 
@@ -137,7 +137,7 @@ class StandardsView(APIView):
         return ok([standard.as_dict() for standard in discover()])
 
 
-class SubmissionQuery(serializers.Serializer):
+class SubmissionQuery(PageQuery):
     standard = serializers.IntegerField(required=False, min_value=1, max_value=99)
     student = serializers.IntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(
@@ -145,8 +145,6 @@ class SubmissionQuery(serializers.Serializer):
     )
     needs_review = serializers.BooleanField(required=False, allow_null=True, default=None)
     upload_job_id = serializers.UUIDField(required=False)
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
 def _submissions():
@@ -160,7 +158,7 @@ class SubmissionListView(APIView):
         summary="List submissions",
         operation_id="submissions_list",
         parameters=[SubmissionQuery],
-        responses={200: docs.paged("submissions", SubmissionSerializer, "SubmissionList")},
+        responses={200: page_serializer("submissions", SubmissionSerializer, "SubmissionList")},
         tags=["submissions"],
     )
     def get(self, request):
@@ -250,10 +248,8 @@ class QuestionOverrideView(APIView):
         return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
 
 
-class StudentQuery(serializers.Serializer):
+class StudentQuery(PageQuery):
     search = serializers.CharField(required=False, max_length=100)
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
 class StudentListView(APIView):
@@ -261,7 +257,7 @@ class StudentListView(APIView):
         summary="List students",
         operation_id="students_list",
         parameters=[StudentQuery],
-        responses={200: docs.paged("students", StudentSerializer, "StudentList")},
+        responses={200: page_serializer("students", StudentSerializer, "StudentList")},
         tags=["students"],
     )
     def get(self, request):

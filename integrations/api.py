@@ -14,7 +14,7 @@ from integrations import addresses, docs_page, endpoints, tokens, webhook_events
 from integrations.delivery import redeliver
 from integrations.models import TEST_EVENT, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from organizations.services import EmailNotVerified, require_verified_email
-from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, ok, paged
+from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, PageQuery, ok, page_serializer, paged
 
 # --- Tokens --------------------------------------------------------------------------------------------
 
@@ -295,20 +295,11 @@ class WebhookTestView(WebhookAdminView):
         return ok(WebhookDeliverySerializer(delivery).data, status.HTTP_202_ACCEPTED)
 
 
-class DeliveryQuery(serializers.Serializer):
+class DeliveryQuery(PageQuery):
     status = serializers.ChoiceField(choices=["pending", "delivered", "failed"], required=False)
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
-class DeliveryPageSerializer(serializers.Serializer):
-    deliveries = WebhookDeliverySerializer(many=True)
-    page = serializers.IntegerField()
-    per_page = serializers.IntegerField()
-    total = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "WebhookDeliveryList"
+DeliveryPageSerializer = page_serializer("deliveries", WebhookDeliverySerializer, "WebhookDeliveryList")
 
 
 class WebhookDeliveryListView(WebhookAdminView):

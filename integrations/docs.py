@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from grading.serializers import StudentSerializer, SubmissionSerializer
 from jobs.models import JobStatus, JobType
+from quizmarker.api import page_serializer
 
 JOB_ID = "8f1c2a7e-5b7d-4c39-9a55-0d3f4e6b1c2a"
 SUBMISSION_ID = "3b9d6f0a-1c2e-4f5a-8b7c-9d0e1f2a3b4c"
@@ -99,14 +100,7 @@ JOB_EXAMPLE = OpenApiExample(
 )
 
 
-class JobListSerializer(serializers.Serializer):
-    jobs = JobDocSerializer(many=True)
-    page = serializers.IntegerField()
-    per_page = serializers.IntegerField()
-    total = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "JobList"
+JobListSerializer = page_serializer("jobs", JobDocSerializer, "JobList")
 
 
 class JobStatsSerializer(serializers.Serializer):
@@ -150,14 +144,7 @@ class SessionDocSerializer(serializers.Serializer):
         ref_name = "GradingSession"
 
 
-class SessionListSerializer(serializers.Serializer):
-    sessions = SessionDocSerializer(many=True)
-    page = serializers.IntegerField()
-    per_page = serializers.IntegerField()
-    total = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "GradingSessionList"
+SessionListSerializer = page_serializer("sessions", SessionDocSerializer, "GradingSessionList")
 
 
 class SessionEventSerializer(serializers.Serializer):
@@ -206,21 +193,6 @@ class UploadRequestSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "UploadRequest"
-
-
-def paged(key: str, item, ref_name: str) -> type[serializers.Serializer]:
-    """``{<key>: [...], page, per_page, total}`` for a list endpoint."""
-    return type(
-        ref_name + "Serializer",
-        (serializers.Serializer,),
-        {
-            key: item(many=True),
-            "page": serializers.IntegerField(),
-            "per_page": serializers.IntegerField(),
-            "total": serializers.IntegerField(),
-            "Meta": type("Meta", (), {"ref_name": ref_name}),
-        },
-    )
 
 
 class StudentDetailSerializer(StudentSerializer):

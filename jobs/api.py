@@ -15,14 +15,12 @@ from jobs.polling import poll
 from jobs.serializers import JobSerializer
 from jobs.stats import job_stats
 from jobs.visibility import visible_job, visible_jobs, visible_sessions
-from quizmarker.api import AddressesOrganization, ApiError, ok, paged
+from quizmarker.api import AddressesOrganization, ApiError, PageQuery, ok, paged
 
 
-class JobQuerySerializer(serializers.Serializer):
+class JobQuerySerializer(PageQuery):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
     job_type = serializers.ChoiceField(choices=JobType.values, required=False)
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
 class JobsMixin:
@@ -188,7 +186,7 @@ class SessionListView(APIView):
         tags=["sessions"],
     )
     def get(self, request):
-        query = JobQuerySerializer(data={k: v for k, v in request.query_params.items() if k in ("page", "per_page")})
+        query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         sessions = _sessions(request).prefetch_related("jobs").order_by("-created_at")
         return ok(paged(sessions, query.validated_data, SessionSerializer, "sessions"))

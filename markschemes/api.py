@@ -15,7 +15,7 @@ from integrations.schema import error_response
 from markschemes.models import MarkScheme, SchemeState
 from markschemes.serializers import MarkSchemeSerializer, MarkSchemeWriteSerializer, api_field, scheme_input
 from markschemes.services import STANDARD_IDS, SchemeError, create_draft, publish, scheme_data, update_draft
-from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, ok, paged
+from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, PageQuery, ok, page_serializer, paged
 
 TAGS = ["mark-schemes"]
 
@@ -105,21 +105,12 @@ class ReadForMembersWriteForAdmins:
         return [IsOrganizationAdmin()]
 
 
-class MarkSchemeQuery(serializers.Serializer):
+class MarkSchemeQuery(PageQuery):
     standard = serializers.IntegerField(required=False, min_value=STANDARD_IDS.start, max_value=STANDARD_IDS.stop - 1)
     state = serializers.ChoiceField(required=False, choices=SchemeState.values)
-    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
-class MarkSchemePage(serializers.Serializer):
-    mark_schemes = MarkSchemeSerializer(many=True)
-    page = serializers.IntegerField()
-    per_page = serializers.IntegerField()
-    total = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "MarkSchemeList"
+MarkSchemePage = page_serializer("mark_schemes", MarkSchemeSerializer, "MarkSchemeList")
 
 
 class MarkSchemeListView(ReadForMembersWriteForAdmins, APIView):

@@ -11,7 +11,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django_tenants.utils import get_public_schema_name
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -25,11 +25,31 @@ def ok(data: Any, status_code: int = status.HTTP_200_OK, headers: dict | None = 
     return Response({"success": True, "data": data}, status=status_code, headers=headers)
 
 
+class PageQuery(serializers.Serializer):
+    """A list's ``?page=&per_page=``; a list with filters subclasses it and adds them."""
+
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
 def paged(queryset, params: dict, serializer_class, key: str) -> dict:
     """One page of a list, in the contract's shape: ``{key: [...], "page", "per_page", "total"}``."""
     page, per_page = params["page"], params["per_page"]
     rows = queryset[(page - 1) * per_page : page * per_page]
     return {key: serializer_class(rows, many=True).data, "page": page, "per_page": per_page, "total": queryset.count()}
+
+
+def page_serializer(key: str, item_serializer: type[serializers.Serializer], ref_name: str) -> type:
+    """The schema of what ``paged`` answers (for the OpenAPI document): ``{key: [items], page, per_page, total}``,
+    named ``ref_name`` among the schema's components."""
+    fields = {
+        key: item_serializer(many=True),
+        "page": serializers.IntegerField(),
+        "per_page": serializers.IntegerField(),
+        "total": serializers.IntegerField(),
+    }
+    meta = type("Meta", (), {"ref_name": ref_name})
+    return type(f"{ref_name}Serializer", (serializers.Serializer,), {**fields, "Meta": meta})
 
 
 def error_body(message: str, code: str, details: dict | None = None) -> dict:
