@@ -17,528 +17,45 @@ Modes:
               batch of --fairness-scripts runs (scripts/bench_fairness.py).
   streams     what watching one batch costs the web server: --watchers clients by live stream (server-sent events)
               against as many polling every 2 s (scripts/bench_streams.py).
+  scaleout    1000 one-page scripts from 10 organizations on two AI workers against a provider's cap of 600 calls a
+              minute answered with 429s: throughput, failures and worker memory (scripts/bench_scaleout.py).
+
+The pieces: bench_stack.py (processes, database, client, CPU and memory), bench_batch.py (batches and their
+timelines), bench_web.py (upload latency, status requests/s), bench_report.py (machine figures, BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import math
 import os
-import platform
-import secrets
-import socket
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.client import HTTPConnection
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import devstack  # noqa: E402
-
-PY = sys.executable
-BIN = Path(PY).parent
-SHEET = ROOT / "tests" / "fixtures" / "sheets" / "s05_std05_dkg_p1.png"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
-            return
-        except urllib.error.HTTPError:
-            return  # it answered
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p
-    low, high = math.floor(k), math.ceil(k)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
-
-
-class Stack:
-    """The processes of one benchmark run; everything is stopped on exit."""
-
-    def __init__(self, args):
-        self.args = args
-        self.procs: list[subprocess.Popen] = []
-        self.web_port = free_port()
-        self.ai_port = free_port()
-        self.logs = ROOT / ".data" / "bench"
-        self.logs.mkdir(parents=True, exist_ok=True)
-
-    def spawn(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("w")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen | None = None) -> None:
-        for p in [proc] if proc else list(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-            if p in self.procs:
-                self.procs.remove(p)
-
-
-def prepare(args, database: str = "quizmarker_bench") -> dict:
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
-    os.environ["REDIS_KEY_PREFIX"] = f"qmbench{os.getpid()}"
-    env = devstack.prepare_environment()
-    base = env["DATABASE_URL"].rsplit("/", 1)[0]
-    env["DATABASE_URL"] = f"{base}/{database}"
-    import psycopg
-
-    admin = env["DATABASE_URL"].rsplit("/", 1)[0].replace("postgres://", "postgresql://", 1) + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
-    env.update(
-        {
-            "MEDIA_ROOT": str(ROOT / ".data" / "bench-media"),
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "SECURE_HSTS_SECONDS": "0",
-            "LOG_LEVEL": "warning",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "QUIZMARKER_AI_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_TIMEOUT": "30",
-            "AI_MAX_CONCURRENT_CALLS": str(args.concurrency),
-            "AI_MAX_CALLS_PER_MINUTE": "100000",
-            "DATABASE_CONN_MAX_AGE": "600",
-            # One bench user makes far more requests than a person: per-user throttles would measure themselves.
-            "THROTTLE_UPLOAD": "100000/hour",
-            "THROTTLE_GRADE": "100000/hour",
-        }
-    )
-    subprocess.run([PY, "manage.py", "migrate_schemas", "--shared", "-v0"], cwd=ROOT, env=env, check=True)
-    setup = (
-        "from organizations.models import User, Organization;"
-        "from organizations.services import create_organization;"
-        "from integrations.tokens import create_token;"
-        "u = User.objects.create_user('bench@bench.test', None);"
-        "o = create_organization(name='Bench', slug='bench', owner=u, plan='enterprise');"
-        "o.notify_on_grading_complete = False; o.save();"
-        "t = create_token(u, 'bench', o)[1];"
-        # A second organization (the fairness case's B), with its own user and token.
-        "v = User.objects.create_user('other@bench.test', None);"
-        "p = create_organization(name='Other', slug='other', owner=v, plan='enterprise');"
-        "p.notify_on_grading_complete = False; p.save();"
-        "print(t); print(create_token(v, 'bench', p)[1])"
-    )
-    out = (
-        subprocess.run(
-            [PY, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        )
-        .stdout.strip()
-        .splitlines()
-    )
-    env["BENCH_TOKEN"], env["BENCH_TOKEN_OTHER"] = out[-2], out[-1]
-    return env
-
-
-class Client:
-    def __init__(self, port: int, token: str, organization: str = "bench"):
-        self.port = port
-        self.headers = {"Host": f"{organization}.localhost:{port}", "Authorization": f"Token {token}"}
-        self.local = threading.local()
-
-    def _conn(self) -> HTTPConnection:
-        if not hasattr(self.local, "conn"):
-            self.local.conn = HTTPConnection("127.0.0.1", self.port, timeout=60)
-        return self.local.conn
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        for attempt in range(2):
-            try:
-                conn = self._conn()
-                conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
-                response = conn.getresponse()
-                data = response.read()
-                return response.status, json.loads(data) if data else None
-            except (ConnectionError, OSError):
-                del self.local.conn
-                if attempt:
-                    raise
-        raise RuntimeError("unreachable")
-
-    def upload(self, files: list[bytes], grade: bool = False) -> tuple[int, dict]:
-        boundary = secrets.token_hex(12)
-        parts = io.BytesIO()
-        for i, data in enumerate(files):
-            parts.write(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="p{i}.png"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n".encode()
-            )
-            parts.write(data + b"\r\n")
-        fields = {"standard_id": "5"} | ({"grade": "true"} if grade else {})
-        for name, value in fields.items():
-            parts.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-        parts.write(f"--{boundary}--\r\n".encode())
-        return self.request(
-            "POST", "/api/v1/upload", parts.getvalue(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        )
-
-    def wait(self, job_id: str, timeout: float = 900, poll: float = 0.25) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status, body = self.request("GET", f"/api/v1/jobs/{job_id}")
-            job = body["data"]
-            if job["status"] in ("completed", "failed", "cancelled"):
-                return job
-            time.sleep(poll)  # a real client polls every 2 s; here 0.25 s, or the polling would be measured
-        raise RuntimeError(f"job {job_id} did not finish")
-
-
-def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
-    """User + system CPU seconds used so far by each spawned process and its children (pool processes)."""
-    import psutil
-
-    used = {}
-    for name, proc in procs.items():
-        try:
-            root = psutil.Process(proc.pid)
-            total = 0.0
-            for p in [root, *root.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-            used[name] = total
-        except psutil.NoSuchProcess:
-            used[name] = 0.0
-    return used
-
-
-def memory_mb(proc: subprocess.Popen) -> float:
-    """Proportional set size of a process and its children, MB (shared pages split between those sharing them)."""
-    import psutil
-
-    root = psutil.Process(proc.pid)
-    total = 0
-    for p in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_full_info().pss
-    return total / 1048576
-
-
-def run_batch(client: Client, scripts: int, pages: int, flow: str, poll: float = 0.25) -> dict:
-    """Each of ``scripts`` client threads uploads one script and waits for its grades. Flow ``one-step``: the upload
-    asks for grading (grade=true) and the client follows the grading job its extraction result names. ``two-step``:
-    the client waits for the extraction, then posts /grade, as clients of the earlier system do."""
-    page = SHEET.read_bytes()
-    latencies: list[float] = []
-    failures = []
-
-    def one(_):
-        started = time.monotonic()
-        status, body = client.upload([page] * pages, grade=flow == "one-step")
-        if status != 202:
-            failures.append(body)
-            return
-        extraction = client.wait(body["data"]["job_id"], poll=poll)
-        if flow == "one-step":
-            grading_job_id = (extraction.get("result") or {}).get("grading_job_id")
-            if not grading_job_id:
-                failures.append(extraction)
-                return
-        else:
-            status, body = client.request(
-                "POST",
-                "/api/v1/grade",
-                json.dumps({"upload_job_id": extraction["id"], "standard_id": 5}).encode(),
-                {"Content-Type": "application/json"},
-            )
-            if status != 202:
-                failures.append(body)
-                return
-            grading_job_id = body["data"]["job_id"]
-        grading = client.wait(grading_job_id, poll=poll)
-        if grading["status"] != "completed" or extraction["status"] != "completed":
-            failures.append(grading)
-        latencies.append(time.monotonic() - started)
-
-    started, epoch = time.monotonic(), time.time()
-    with ThreadPoolExecutor(max_workers=scripts) as pool:
-        list(pool.map(one, range(scripts)))
-    wall = time.monotonic() - started
-    return {"wall": wall, "epoch": (epoch, epoch + wall), "latencies": latencies, "failures": failures}
-
-
-def queue_waits(env: dict, since: datetime) -> dict[str, list[float]]:
-    """Seconds each job of the batch waited between its message being published and a worker starting it, by type:
-    how long work sat in the queue for want of a free worker process."""
-    import psycopg
-
-    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT job_type, EXTRACT(EPOCH FROM started_at - enqueued_at) FROM jobs_backgroundjob "
-            "WHERE created_at >= %s AND started_at IS NOT NULL AND enqueued_at IS NOT NULL",
-            [since],
-        ).fetchall()
-    waits: dict[str, list[float]] = {}
-    for job_type, wait in rows:
-        waits.setdefault(job_type, []).append(max(0.0, float(wait)))
-    return waits
-
-
-def cpu_reference() -> float:
-    """Seconds this machine takes for 10 million pure-Python additions (best of 3): compares runs across machines."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(10_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def cpu_model() -> str:
-    """The processor's name, recorded beside the CPU reference: hosts differ from session to session."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def ai_stats(port: int) -> dict:
-    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_control/stats").read())  # noqa: S310
-
-
-def save_timeline(stack: Stack, mode: str, batch: dict) -> tuple[float, float]:
-    """When each AI call arrived, and of what kind, for looking into a slow run (.data/bench/ai-<mode>.json).
-    Returns the seconds from the batch's start to its first AI call, and from the end of its last AI call to the
-    batch's end: the time spent outside the provider (uploads, queues, polling)."""
-    log = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{stack.ai_port}/_control/requests").read())["requests"]  # noqa: S310, E501
-    calls = [{"time": entry["time"], "kind": entry["kind"], "status": entry["status"]} for entry in log]
-    (stack.logs / f"ai-{mode}.json").write_text(json.dumps(calls))
-    if not calls:
-        return float("nan"), float("nan")
-    start, end = batch["epoch"]
-    return min(c["time"] for c in calls) - start, end - (max(c["time"] for c in calls) + ARGS.latency)
-
-
-def reset_ai(port: int) -> None:
-    _control(port, "reset", {})
-    _control(port, "config", {"latency": ARGS.latency})
-    _script_later_pages(port)
-
-
-def _control(port: int, action: str, body: dict) -> None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/_control/{action}", method="POST", data=json.dumps(body).encode()
-    )
-    urllib.request.urlopen(request).read()  # noqa: S310
-
-
-def _script_later_pages(port: int) -> None:
-    """Each script's later pages read as a real sheet's: no name, and the questions continuing from the page before
-    (the fake's default page, questions 1-3, is page 1). Otherwise every page starts again at question 1 under the
-    same name, which QuizMarker rightly takes for a second attempt: a script per page, and three times the grading."""
-    from tests.fakeopenai.server import default_extraction
-
-    first = default_extraction()
-    per_page = len(first["questions"])
-    responses = []
-    for page in range(2, ARGS.pages + 1):
-        questions = [dict(q, number=q["number"] + (page - 1) * per_page) for q in first["questions"]]
-        later = {"student_name": None, "standard": None, "questions": questions}
-        # Twice what a batch needs: spares (for a retried page) are dropped at the next reset.
-        responses += [{"json": later, "when": f"Page {page} of"}] * (ARGS.scripts * 2)
-    if responses:
-        _control(port, "script", {"kind": "PageExtraction", "responses": responses})
-
-
-def big_image(megabytes: float = 5.0) -> bytes:
-    """A photo-like JPEG of about the given size (noise keeps it from compressing)."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    side = 2600
-    rng = np.random.default_rng(1)
-    pixels = (rng.normal(200, 40, (side, int(side * 0.75), 3))).clip(0, 255).astype("uint8")
-    image = Image.fromarray(pixels)
-    ImageDraw.Draw(image).text((100, 100), "1. What is duty of care?", fill="black")
-    for quality in (95, 90, 85, 80, 70):
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=quality)
-        if buffer.tell() <= megabytes * 1024 * 1024:
-            return buffer.getvalue()
-    return buffer.getvalue()
-
-
-def upload_latency(client: Client, count: int) -> list[float]:
-    data = big_image()
-    timings = []
-    for _ in range(count):
-        started = time.monotonic()
-        status, body = client.upload([data])
-        timings.append(time.monotonic() - started)
-        if status != 202:
-            raise SystemExit(f"upload failed: {body}")
-        client.request("DELETE", f"/api/v1/jobs/{body['data']['job_id']}")
-    return timings, len(data)
-
-
-def status_rps(client: Client, job_id: str, seconds: float, threads: int) -> float:
-    """Requests/s on the job status endpoint: wrk if installed (a Python client would eat the CPU it measures)."""
-    import shutil
-
-    if shutil.which("wrk"):
-        headers = [arg for name, value in client.headers.items() for arg in ("-H", f"{name}: {value}")]
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{threads}",
-                f"-d{int(seconds)}s",
-                *headers,
-                f"http://127.0.0.1:{client.port}/api/v1/jobs/{job_id}",
-            ],
-            capture_output=True,
-            text=True,
-        ).stdout
-        for line in out.splitlines():
-            if line.startswith("Requests/sec:"):
-                return float(line.split()[1])
-    return _python_rps(client, job_id, seconds, threads)
-
-
-def _python_rps(client: Client, job_id: str, seconds: float, threads: int) -> float:
-    stop = time.monotonic() + seconds
-    counts = [0] * threads
-
-    def hammer(i):
-        local = Client(client.port, "")
-        local.headers = client.headers
-        while time.monotonic() < stop:
-            status, _ = local.request("GET", f"/api/v1/jobs/{job_id}")
-            if status == 200:
-                counts[i] += 1
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(hammer, range(threads)))
-    return sum(counts) / seconds
-
-
-def start_worker(stack: Stack, env: dict, mode: str) -> subprocess.Popen:
-    worker_env = dict(env)
-    if mode == "sequential":
-        worker_env.update(
-            {"EXTRACTION_PAGE_CONCURRENCY": "1", "GRADING_SCRIPT_CONCURRENCY": "1", "AI_MIN_SECONDS_BETWEEN_CALLS": "2"}
-        )
-        concurrency = "1"
-    else:
-        concurrency = str(ARGS.worker_concurrency)
-    proc = stack.spawn(
-        f"worker-{mode}",
-        [
-            str(BIN / "celery"),
-            "-A",
-            "quizmarker",
-            "worker",
-            "-Q",
-            "high,default,low",
-            "--concurrency",
-            concurrency,
-            "--pool",
-            ARGS.worker_pool if mode != "sequential" else "prefork",
-            "-n",
-            f"bench-{mode}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "warning",
-        ],
-        worker_env,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ping = subprocess.run(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "quizmarker",
-                "inspect",
-                "ping",
-                "-d",
-                f"bench-{mode}@{socket.gethostname()}",
-                "-t",
-                "1",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if "pong" in ping.stdout:
-            return proc
-        time.sleep(0.5)
-    raise SystemExit("the worker did not start; see .data/bench/")
-
+from bench_batch import percentile, queue_waits, reset_ai, run_batch, save_timeline
+from bench_report import cpu_reference, local_grading_rows, report
+from bench_stack import (
+    BIN,
+    PY,
+    SHEET,
+    Client,
+    Stack,
+    ai_control,
+    ai_stats,
+    cpu_seconds,
+    free_port,
+    memory_mb,
+    prepare,
+    start_worker,
+    wait_http,
+)
+from bench_web import status_rps, upload_latency
 
 ARGS: argparse.Namespace
 LOAD_BEFORE = 0.0
 CPU_REFERENCE = 0.0
-
-
-def local_grading_rows() -> list[tuple[str, str]]:
-    """The offline grader's speed, in this process: splitting a standard's reference (cached after the first call)
-    and grading one answer against it. (Measured here rather than asserted in the tests, where a loaded 2-core
-    machine made any threshold flaky; the tests used to ask for under 2 ms and under 20 ms.)"""
-    import pdfplumber
-
-    from grading.providers.local_grading import grade_answer, split_reference
-
-    standards = json.loads((ROOT / "reference_pdfs" / "source" / "standards.json").read_text(encoding="utf-8"))
-    standard = next(s for s in standards if s["id"] == 9)
-    question = standard["quiz"][0]
-    with pdfplumber.open(ROOT / "reference_pdfs" / "Standard-9.pdf") as pdf:
-        reference = "\n".join(page.extract_text() or "" for page in pdf.pages)
-    split_reference(reference)
-    started = time.perf_counter()
-    for _ in range(200):
-        split_reference(reference)
-    split = (time.perf_counter() - started) / 200
-    started = time.perf_counter()
-    for _ in range(50):
-        grade_answer(question["question"], question["full_answer"], reference, question["max_score"])
-    graded = (time.perf_counter() - started) / 50
-    return [
-        ("local grader: split a reference again (cached), per call", f"{split * 1e6:.1f} µs"),
-        ("local grader: grade one answer (reference already split), per call", f"{graded * 1000:.2f} ms"),
-    ]
 
 
 def main() -> int:
@@ -558,7 +75,7 @@ def main() -> int:
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument(
         "--mode",
-        choices=["both", "concurrent", "sequential", "web", "local", "fairness", "streams"],
+        choices=["both", "concurrent", "sequential", "web", "local", "fairness", "streams", "scaleout"],
         default="both",
         help="which batches to run (web: none, only the upload and job-status measurements; local: only the offline "
         "grader's speed, with no stack)",
@@ -578,6 +95,11 @@ def main() -> int:
         "--database", default="quizmarker_bench", help="the database to (re)create: another name for a parallel run"
     )
     parser.add_argument("--watchers", type=int, default=200, help="--mode streams: clients watching one batch")
+    parser.add_argument("--scaleout-scripts", type=int, default=1000, help="--mode scaleout: one-page scripts")
+    parser.add_argument("--scaleout-organizations", type=int, default=10, help="--mode scaleout: organizations")
+    parser.add_argument("--scaleout-cap", type=int, default=600, help="--mode scaleout: the provider's calls/min")
+    parser.add_argument("--scaleout-latency", type=float, default=0.2, help="--mode scaleout: the fake AI's latency")
+    parser.add_argument("--scaleout-workers", type=int, default=2, help="--mode scaleout: AI workers (hosts)")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
     global LOAD_BEFORE, CPU_REFERENCE
@@ -586,13 +108,12 @@ def main() -> int:
 
     local_rows = local_grading_rows()
     if args.mode == "local":
-        return report(args, local_rows)
+        return report(args, LOAD_BEFORE, CPU_REFERENCE, local_rows)
     stack = Stack(args)
     try:
-        # (streams: its own database by default, so that it never drops another bench run's)
-        database = (
-            "quizmarker_bench_streams" if args.mode == "streams" and args.database == "quizmarker_bench" else None
-        )
+        # (streams, scaleout: a database of their own by default, so that they never drop another bench run's)
+        own = args.mode in ("streams", "scaleout") and args.database == "quizmarker_bench"
+        database = f"quizmarker_bench_{args.mode}" if own else None
         env = prepare(args, database or args.database)
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stack.ai_port}/v1"
         fake = stack.spawn(
@@ -620,7 +141,21 @@ def main() -> int:
         client = Client(stack.web_port, env["BENCH_TOKEN"])
         rows: list[tuple[str, str]] = list(local_rows)
         if args.mode == "streams":
-            return report(args, rows + streams_rows(stack, env, web))
+            return report(args, LOAD_BEFORE, CPU_REFERENCE, rows + streams_rows(stack, env, web))
+        if args.mode == "scaleout":
+            import bench_scaleout
+
+            ai_control(stack.ai_port, "config", {"latency": args.scaleout_latency})
+            scaleout = bench_scaleout.run(
+                stack,
+                env,
+                scripts=args.scaleout_scripts,
+                organizations=args.scaleout_organizations,
+                cap=args.scaleout_cap,
+                workers=args.scaleout_workers,
+                threads=args.worker_concurrency,
+            )
+            return report(args, LOAD_BEFORE, CPU_REFERENCE, rows + scaleout)
         bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency
         results = {}
         # (batch, worker mode, client flow): the concurrent batch once with grade=true and once as two requests.
@@ -630,13 +165,13 @@ def main() -> int:
         }
         modes = {"both": ["concurrent", "sequential"], "web": [], "fairness": []}.get(args.mode, [args.mode])
         for name, mode, flow in [b for m in modes for b in batches[m]]:
-            worker = start_worker(stack, env, mode)
+            worker = start_worker(stack, env, mode, ARGS.worker_pool, ARGS.worker_concurrency)
             # Measure a warm stack, as in production: a first batch of one-page scripts opens the database
             # connections of every web and worker thread (on a cold stack it added ~0.3 s before the first AI call).
             warm_up = run_batch(client, args.scripts if mode != "sequential" else 1, 1, flow)
             if warm_up["failures"]:
                 raise SystemExit(f"the warm-up batch failed: {warm_up['failures'][0]}")
-            reset_ai(stack.ai_port)
+            reset_ai(stack.ai_port, args.latency, args.pages, args.scripts)
             print(f"[bench] {name}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
             parts = {"workers": worker, "web": web, "fake AI server": fake}
             before = cpu_seconds(parts)
@@ -646,7 +181,7 @@ def main() -> int:
             batch["worker_mb"] = memory_mb(worker)
             batch["queue_waits"] = queue_waits(env, batch_started)
             stats = ai_stats(stack.ai_port)
-            batch["outside_ai"] = save_timeline(stack, name, batch)
+            batch["outside_ai"] = save_timeline(stack, name, batch, args.latency)
             results[name] = batch | {"stats": stats, "cpu": cpu}
             stack.stop(worker)
             if batch["failures"]:
@@ -697,7 +232,7 @@ def main() -> int:
             rows.append(("batch wall time (sequential, earlier system)", f"{s['wall']:.2f} s"))
             if "concurrent" in results:
                 rows.append(("speed-up over sequential", f"{s['wall'] / results['concurrent']['wall']:.1f}x"))
-        worker = start_worker(stack, env, "concurrent")
+        worker = start_worker(stack, env, "concurrent", ARGS.worker_pool, ARGS.worker_concurrency)
         if args.mode in ("both", "fairness"):
             from bench_fairness import fairness_rows
 
@@ -716,10 +251,10 @@ def main() -> int:
                 ai_port=stack.ai_port,
                 latency=args.fairness_latency,
             )
-            reset_ai(stack.ai_port)  # back to --latency
+            reset_ai(stack.ai_port, args.latency, args.pages, args.scripts)  # back to --latency
         if args.mode == "fairness":
             stack.stop(worker)
-            return report(args, rows)
+            return report(args, LOAD_BEFORE, CPU_REFERENCE, rows)
         timings, size = upload_latency(client, 40)
         rows.append(
             (
@@ -741,7 +276,7 @@ def main() -> int:
         stack.stop(worker)
     finally:
         stack.stop()
-    return report(args, rows)
+    return report(args, LOAD_BEFORE, CPU_REFERENCE, rows)
 
 
 def streams_rows(stack: Stack, env: dict, wsgi_web: subprocess.Popen) -> list[tuple[str, str]]:
@@ -779,44 +314,13 @@ def streams_rows(stack: Stack, env: dict, wsgi_web: subprocess.Popen) -> list[tu
                 scripts=ARGS.scripts,
                 watchers=ARGS.watchers,
                 web=web,
-                start_worker=lambda: start_worker(stack, env, "concurrent"),
+                start_worker=lambda: start_worker(stack, env, "concurrent", ARGS.worker_pool, ARGS.worker_concurrency),
                 stop_worker=stack.stop,
                 cpu_seconds=cpu_seconds,
                 memory_mb=memory_mb,
             )
         )
     return bench_streams.rows(results, ARGS.scripts, ARGS.watchers)
-
-
-def report(args, rows: list[tuple[str, str]]) -> int:
-    """Print the table and append it, with the machine it ran on, to BENCHMARKS.md (unless --no-write)."""
-    width = max(len(r[0]) for r in rows)
-    table = "\n".join(f"| {name.ljust(width)} | {value} |" for name, value in rows)
-    header = f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|"
-    print("\n" + header + "\n" + table)
-    if not args.no_write:
-        fairness = (
-            f" --fairness-scripts {args.fairness_scripts} --fairness-delay {args.fairness_delay}"
-            f" --fairness-latency {args.fairness_latency}"
-            if args.mode in ("both", "fairness")
-            else ""
-        )
-        machine = (
-            f"{platform.node()}: {os.cpu_count()} cores ({cpu_model()}), {platform.machine()}, Python "
-            f"{platform.python_version()}, {platform.platform()}; load average before the run "
-            f"{LOAD_BEFORE:.2f}; 10⁷ Python additions {CPU_REFERENCE:.2f} s"
-        )
-        with (ROOT / "BENCHMARKS.md").open("a") as out:
-            out.write(
-                f"\n## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-                f"`python scripts/bench.py --scripts {args.scripts} --pages {args.pages} --latency {args.latency} "
-                f"--concurrency {args.concurrency} --worker-pool {args.worker_pool} "
-                f"--worker-concurrency {args.worker_concurrency} "
-                f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}"
-                f"{fairness}` "
-                f"on {machine}\n\n{header}\n{table}\n"
-            )
-    return 0
 
 
 if __name__ == "__main__":

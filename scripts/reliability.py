@@ -51,7 +51,7 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
     import psycopg
 
     sys.path.insert(0, str(ROOT / "scripts"))
-    import bench
+    import bench_stack as bench
 
     env = bench.prepare(argparse.Namespace(concurrency=16), database=f"quizmarker_load_{os.getpid()}")
     env.update({"DATABASE_POOL": "true", "DATABASE_CONN_MAX_AGE": "0", "LOG_LEVEL": "warning"})
