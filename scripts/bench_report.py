@@ -70,14 +70,14 @@ def report(args, load_before: float, cpu_reference_seconds: float, rows: list[tu
     header = f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|"
     print("\n" + header + "\n" + table)
     if not args.no_write:
-        fairness = (
+        mode_args = (
             f" --fairness-scripts {args.fairness_scripts} --fairness-delay {args.fairness_delay}"
             f" --fairness-latency {args.fairness_latency}"
             if args.mode in ("both", "fairness")
             else ""
         )
         if args.mode == "scaleout":
-            fairness = (
+            mode_args = (
                 f" --scaleout-scripts {args.scaleout_scripts} --scaleout-organizations {args.scaleout_organizations}"
                 f" --scaleout-cap {args.scaleout_cap} --scaleout-latency {args.scaleout_latency}"
                 f" --scaleout-workers {args.scaleout_workers}"
@@ -94,7 +94,7 @@ def report(args, load_before: float, cpu_reference_seconds: float, rows: list[tu
                 f"--concurrency {args.concurrency} --worker-pool {args.worker_pool} "
                 f"--worker-concurrency {args.worker_concurrency} "
                 f"--web-workers {args.web_workers} --web-threads {args.web_threads} --mode {args.mode}"
-                f"{fairness}` "
+                f"{mode_args}` "
                 f"on {machine}\n\n{header}\n{table}\n"
             )
     return 0
