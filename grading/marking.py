@@ -20,7 +20,8 @@ from grading.marking_records import no_score, not_answered, not_found, outside_s
 from grading.matching import Printed, match_answers
 from grading.models import QuestionResult, Submission
 from grading.pipeline import hard_to_read, provider_for, record_usage, run_bounded
-from grading.providers.base import Provider, split_instructions
+from grading.providers.base import Provider
+from grading.providers.instructions import split_instructions
 from grading.providers.schemas import (
     GRADING_PROMPT_VERSION,
     AnswerToGrade,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from grading.file_tasks import MAX_IMAGE_PIXELS, FileProblem
+from grading.file_tasks import FileProblem
 from grading.sandbox import SandboxFailure, SandboxLimit, sandbox
 from grading.storage import delete_folder, job_folder
 from grading.upload_limits import file_too_large
@@ -26,7 +26,7 @@ from quizmarker.api import ApiError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_IMAGE_PIXELS", "CheckedFile", "check_files", "store_files", "sniff", "safe_name", "file_problem"]
+__all__ = ["CheckedFile", "check_files", "store_files", "sniff", "safe_name", "file_problem"]
 
 SIGNATURES: list[tuple[bytes, int, str, str]] = [
     # (magic, offset, content type, extension)

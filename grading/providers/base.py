@@ -6,13 +6,10 @@ import os
 from typing import Protocol
 
 from grading.pages import PageSource
-from grading.providers.instructions import split_instructions
 from grading.providers.schemas import AnswerToGrade, Grade, PageResult, SchemeDocument, Usage
 from grading.standards import Standard
 
-# The rule for text addressed to the marker has one owner (grading.providers.instructions); re-exported here because
-# every provider's answers pass through it.
-__all__ = ["Provider", "get_provider", "split_instructions"]
+__all__ = ["Provider", "get_provider"]
 
 
 class Provider(Protocol):

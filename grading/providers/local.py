@@ -9,7 +9,6 @@ import time
 
 from grading.pages import PageSource
 from grading.providers import local_grading, local_ocr, ocr_legibility
-from grading.providers.base import split_instructions
 from grading.providers.local_grading.points import judge_points
 from grading.providers.points import grade_from_points
 from grading.providers.schemas import (
@@ -110,4 +109,4 @@ class LocalProvider:
         return grades[0], usage
 
 
-__all__ = ["LocalProvider", "split_instructions"]
+__all__ = ["LocalProvider"]

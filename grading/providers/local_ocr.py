@@ -120,8 +120,8 @@ def _engine() -> RapidOCR:
                 from rapidocr_onnxruntime import RapidOCR
 
                 # One thread per model: inference is serialised (_INFER_LOCK) and ONNX Runtime's second thread spins
-                # while it waits, which on a busy 2-core host cost 60 % more CPU a page than it saved in time
-                # (scripts/measure_local_reading.py: 3.5 against 5.6 CPU-seconds a page under load).
+                # while it waits, which on a busy 2-core host costs more CPU a page than it saves in time
+                # (measured with scripts/measure_local_reading.py; the figures are in BENCHMARKS.md).
                 _ENGINE = RapidOCR(print_verbose=False, intra_op_num_threads=1, inter_op_num_threads=1)
     return _ENGINE
 

@@ -158,7 +158,7 @@ _response_formats: dict[type[pydantic.BaseModel], dict] = {}
 def tls_context():
     """One TLS context (the system's CA bundle, as the client would load it) for every client of this process and
     of the pool processes forked from it: loading the CA bundle costs 50–100 ms of CPU, which each pool process
-    used to pay again on its first job."""
+    would otherwise pay again on its first job."""
     global _tls_context
     if _tls_context is None:
         _tls_context = httpx2.create_ssl_context()
