@@ -282,14 +282,8 @@ class InvitationAdmin(admin.ModelAdmin):
         self.message_user(request, f"Sent {len(pending)} invitation(s) again.", messages.SUCCESS)
 
 
-@admin.register(AdminAccessLog)
-class AdminAccessLogAdmin(admin.ModelAdmin):
-    """The audit trail: read-only and never deleted from the console."""
-
-    list_display = ["at", "user_email", "organization", "what", "path", "ip_address"]
-    list_filter = ["organization"]
-    search_fields = ["user_email", "organization__name", "what", "path"]
-    date_hierarchy = "at"
+class RecordAdmin(admin.ModelAdmin):
+    """Rows the service writes and nobody adds, edits or deletes by hand: the console only shows them."""
 
     def has_add_permission(self, request):
         return False
@@ -301,8 +295,18 @@ class AdminAccessLogAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(AdminAccessLog)
+class AdminAccessLogAdmin(RecordAdmin):
+    """The audit trail: read-only and never deleted from the console."""
+
+    list_display = ["at", "user_email", "organization", "what", "path", "ip_address"]
+    list_filter = ["organization"]
+    search_fields = ["user_email", "organization__name", "what", "path"]
+    date_hierarchy = "at"
+
+
 @admin.register(ProviderCall)
-class ProviderCallAdmin(admin.ModelAdmin):
+class ProviderCallAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "organization",
@@ -319,25 +323,14 @@ class ProviderCallAdmin(admin.ModelAdmin):
     list_filter = ["provider", "purpose", "succeeded", "organization"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    def has_delete_permission(self, request, obj=None):
+        # The call log may be pruned, as Django's permissions allow; the ledger and the audit trail may not.
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
 
 @admin.register(UsageMonth)
-class UsageMonthAdmin(admin.ModelAdmin):
+class UsageMonthAdmin(RecordAdmin):
     """The usage ledger, read-only: plan limits and reports count from it, so nobody edits or deletes a row."""
 
     list_display = ["month", "organization", "quizzes_graded", "grading_jobs", "updated_at"]
     list_filter = ["organization"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -160,10 +160,8 @@ def admin_dashboard(request):
 
 # --- API usage per organization per month ----------------------------------------------------------
 
-CSV_COLUMNS = [
-    "month",
-    "organization",
-    "slug",
+# What a usage row counts, in the CSV's order; the report's totals add these up, and the cost.
+COUNTS = (
     "quizzes_graded",
     "calls",
     "failed_calls",
@@ -171,9 +169,8 @@ CSV_COLUMNS = [
     "cached_tokens",
     "completion_tokens",
     "total_tokens",
-    "estimated_cost_usd",
-    "monthly_budget_usd",
-]
+)
+CSV_COLUMNS = ["month", "organization", "slug", *COUNTS, "estimated_cost_usd", "monthly_budget_usd"]
 
 
 def parse_month(value: str | None) -> datetime | None:
@@ -234,17 +231,8 @@ def usage_rows(month: datetime | None = None, organization_id: int | None = None
 
 
 def usage_totals(rows: list[dict]) -> dict:
-    keys = [
-        "quizzes_graded",
-        "calls",
-        "failed_calls",
-        "prompt_tokens",
-        "cached_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "cost_usd",
-    ]
-    return {key: sum((row[key] for row in rows), Decimal("0") if key == "cost_usd" else 0) for key in keys}
+    totals = {key: sum(row[key] for row in rows) for key in COUNTS}
+    return totals | {"cost_usd": sum((row["cost_usd"] for row in rows), Decimal("0"))}
 
 
 def usage_csv(rows: list[dict]) -> HttpResponse:
@@ -259,13 +247,7 @@ def usage_csv(rows: list[dict]) -> HttpResponse:
                 row["month_label"],
                 row["organization__name"],
                 row["organization__slug"],
-                row["quizzes_graded"],
-                row["calls"],
-                row["failed_calls"],
-                row["prompt_tokens"],
-                row["cached_tokens"],
-                row["completion_tokens"],
-                row["total_tokens"],
+                *(row[key] for key in COUNTS),
                 f"{row['cost_usd']:.4f}",
                 f"{budget:.2f}" if budget is not None else "",
             ]

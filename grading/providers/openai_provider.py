@@ -139,6 +139,20 @@ def page_data_url(page: PageSource) -> str:
     return image_data_url(page.image(vision_size, data))
 
 
+def _page_messages(system: str, caption: str, page: PageSource) -> list[dict]:
+    """The chat messages that ask the vision model about one page image: the instructions, a caption, the image."""
+    return [
+        {"role": "system", "content": system},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": caption},
+                {"type": "image_url", "image_url": {"url": page_data_url(page), "detail": "high"}},
+            ],
+        },
+    ]
+
+
 def image_data_url(image: Image.Image) -> str:
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -305,31 +319,13 @@ class OpenAIProvider:
     def extract_page(self, page: PageSource, questions: dict[int, str] | None = None) -> PageResult:
         # The vision model reads the printed numbers and text itself; ``questions`` (the scheme's) is for readers
         # that need help finding them. Answers are matched to the scheme when marking (grading.matching).
-        messages = [
-            {"role": "system", "content": EXTRACTION_SYSTEM},
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": f"Page {page.number} of a learner's answer script."},
-                    {"type": "image_url", "image_url": {"url": page_data_url(page), "detail": "high"}},
-                ],
-            },
-        ]
+        messages = _page_messages(EXTRACTION_SYSTEM, f"Page {page.number} of a learner's answer script.", page)
         parsed, usage = self._parse("extraction", messages, PageExtraction)
         return PageResult(extraction=parsed, source="vision", usage=[usage])
 
     def read_scheme_document(self, page: PageSource) -> tuple[SchemeDocument, list[Usage]]:
         """A page of a blank quiz or mark-scheme document (an image), read with Structured Outputs."""
-        messages = [
-            {"role": "system", "content": SCHEME_IMPORT_SYSTEM},
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": f"Page {page.number} of a quiz or mark-scheme document."},
-                    {"type": "image_url", "image_url": {"url": page_data_url(page), "detail": "high"}},
-                ],
-            },
-        ]
+        messages = _page_messages(SCHEME_IMPORT_SYSTEM, f"Page {page.number} of a quiz or mark-scheme document.", page)
         parsed, usage = self._parse("scheme_import", messages, SchemeDocument)
         return parsed, [usage]
 
