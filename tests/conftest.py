@@ -284,6 +284,18 @@ def openai_server(fake_openai):
     fake_openai.reset()
 
 
+@pytest.fixture
+def openai_provider(openai_server, settings):
+    """The real OpenAI provider, talking to the fake server (no retries, a short timeout)."""
+    from grading.providers.openai_provider import OpenAIProvider
+
+    settings.OPENAI_BASE_URL = openai_server.base_url
+    settings.OPENAI_API_KEY = "sk-test-not-a-real-key"
+    settings.OPENAI_MAX_RETRIES = 0
+    settings.OPENAI_TIMEOUT = 5
+    return OpenAIProvider()
+
+
 def ai_env(fake) -> dict[str, str]:
     return {
         "QUIZMARKER_AI_PROVIDER": "openai",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from grading.providers.openai_provider import OpenAIProvider
 from grading.providers.schemas import AnswerToGrade, InvalidReply, PointToJudge
 from grading.standards import get_standard, reference_text
 from tests.helpers import UNSURE
@@ -33,22 +32,13 @@ ANSWERS = [
 ]
 
 
-@pytest.fixture
-def provider(openai_server, settings):
-    settings.OPENAI_BASE_URL = openai_server.base_url
-    settings.OPENAI_API_KEY = "sk-test-not-a-real-key"
-    settings.OPENAI_MAX_RETRIES = 0
-    settings.OPENAI_TIMEOUT = 5
-    return OpenAIProvider()
-
-
-def _grade(provider):
+def _grade(openai_provider):
     standard = get_standard(5)
-    return provider.grade_script(standard, reference_text(standard), ANSWERS)
+    return openai_provider.grade_script(standard, reference_text(standard), ANSWERS)
 
 
-def test_a_usable_reply_is_parsed_with_its_usage(provider):
-    grades, [usage] = _grade(provider)
+def test_a_usable_reply_is_parsed_with_its_usage(openai_provider):
+    grades, [usage] = _grade(openai_provider)
     assert [
         (g.number, g.score, g.max_score, g.feedback, g.confidence, g.needs_review, g.review_reason) for g in grades
     ] == [
@@ -87,18 +77,18 @@ def test_a_usable_reply_is_parsed_with_its_usage(provider):
         ({"results": "none"}, "could not be used"),  # JSON that does not match the schema
     ],
 )
-def test_an_unusable_reply_is_refused_with_a_reason_and_never_scored(provider, openai_server, fault, reason):
+def test_an_unusable_reply_is_refused_with_a_reason_and_never_scored(openai_provider, openai_server, fault, reason):
     openai_server.script("ScriptGrading", [{"json": fault} if isinstance(fault, dict) else {"fault": fault}])
     with pytest.raises(InvalidReply, match=reason) as refused:
-        _grade(provider)
+        _grade(openai_provider)
     usage = refused.value.usage
     assert not usage.succeeded and usage.error
 
 
-def test_a_reply_that_leaves_a_marking_point_undecided_is_refused(provider, openai_server):
+def test_a_reply_that_leaves_a_marking_point_undecided_is_refused(openai_provider, openai_server):
     openai_server.script("ScriptGrading", [{"fault": "invalid"}])  # valid JSON, question 1's first point left out
     with pytest.raises(InvalidReply, match="left out point 1 of question 1"):
-        _grade(provider)
+        _grade(openai_provider)
 
 
 def _result(number, decisions, feedback="", confidence=0.9):
@@ -121,18 +111,20 @@ def _result(number, decisions, feedback="", confidence=0.9):
         ([(1, True, "Care planned"), (2, False, ""), (3, False, ""), (4, True, "x")], "a point 4 that question 1"),
     ],
 )
-def test_a_point_decided_twice_or_unknown_is_refused(provider, openai_server, decisions, reason):
+def test_a_point_decided_twice_or_unknown_is_refused(openai_provider, openai_server, decisions, reason):
     reply = {"results": [_result(1, decisions), _result(2, [(1, False, ""), (2, False, "")])]}
     openai_server.script("ScriptGrading", [{"json": reply}])
     with pytest.raises(InvalidReply, match=reason):
-        _grade(provider)
+        _grade(openai_provider)
 
 
-def test_a_met_point_quoting_words_not_in_the_answer_is_not_counted_and_goes_to_a_person(provider, openai_server):
+def test_a_met_point_quoting_words_not_in_the_answer_is_not_counted_and_goes_to_a_person(
+    openai_provider, openai_server
+):
     all_met = [(1, True, "Care planned around"), (2, True, "what they wish for"), (3, True, "the PERSON.")]
     reply = {"results": [_result(1, all_met), _result(2, [(1, False, ""), (2, False, "")])]}
     openai_server.script("ScriptGrading", [{"json": reply}])
-    grades, _ = _grade(provider)
+    grades, _ = _grade(openai_provider)
     first = grades[0]
     assert [(d.order, d.met, d.quote) for d in first.decisions] == [
         (1, True, "Care planned around"),
@@ -143,11 +135,11 @@ def test_a_met_point_quoting_words_not_in_the_answer_is_not_counted_and_goes_to_
     assert first.review_reason == "The AI said point 2 was met but quoted words that are not in the answer."
 
 
-def test_results_in_another_order_are_matched_to_their_questions_by_number(provider, openai_server):
+def test_results_in_another_order_are_matched_to_their_questions_by_number(openai_provider, openai_server):
     second = _result(2, [(1, True, "Ask them"), (2, True, "them")], "Feedback for question 2.")
     first = _result(1, [(1, True, "around the person"), (2, False, ""), (3, False, "")], "Feedback for question 1.")
     openai_server.script("ScriptGrading", [{"json": {"results": [second, first]}}])
-    grades, _ = _grade(provider)
+    grades, _ = _grade(openai_provider)
     assert [(g.number, g.score, g.feedback, g.needs_review) for g in grades] == [
         (
             1,
