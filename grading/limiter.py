@@ -8,7 +8,9 @@ Fair share: each caller asks on behalf of a share (the organization whose job ma
 :func:`fair_share`). A free slot goes to the waiting share that holds the fewest slots, and within a share to its
 longest waiter; between shares holding as many, to the one whose next waiter came first. So an organization alone
 gets every slot, and one that arrives while another holds them all gets the next slot that comes free, however many
-callers the other has queued.
+callers the other has queued. A share's high-priority callers go before its other waiters, within its share. A slot
+given back by a share below its fair share is kept for its next call for a moment (HANDOVER_SECONDS), so that the
+next step of the same work does not wait a whole call behind the other share's queue.
 
 It fails safe: if Redis cannot be reached, a call waits for it (AI_LIMITER_REDIS_WAIT_SECONDS), and then its job is
 retried later rather than the call going ahead without a limit; a fleet of workers calling unlimited through a Redis
@@ -36,13 +38,20 @@ from jobs.errors import TransientJobError
 
 logger = logging.getLogger(__name__)
 
-# Who gets the next free slots, shared by the two scripts below. A token is "<uuid>:<share>". Of the waiters (queue:
-# token -> the server's time of its first ask), `free` are chosen one at a time: from the share holding the fewest
-# slots (counting those just chosen), ties to the share whose next waiter came first; within a share, its waiters in
-# the order they came.
+# Who gets the next free slots, shared by the scripts below. A caller's token is "<uuid>:<share>", "high-<uuid>:<share>"
+# for a high-priority call; a slot kept for a share (below) is "hold-<uuid>:<share>". Of the waiters (queue: token ->
+# the server's time of its first ask), `free` are chosen one at a time: from the share holding the fewest slots
+# (counting those just chosen and those kept for it), ties to the share whose next waiter came first; within a share,
+# its high-priority waiters first, then the others, each in the order they came.
 _CHOOSE = """
 local function share_of(token)
   return string.match(token, '^[^:]*:(.*)$') or ''
+end
+local function is_high(token)
+  return string.sub(token, 1, 5) == 'high-'
+end
+local function is_hold(token)
+  return string.sub(token, 1, 5) == 'hold-'
 end
 local function choose(slots, queue, free)
   local chosen = {}
@@ -54,14 +63,18 @@ local function choose(slots, queue, free)
   end
   local lines, shares = {}, {}
   local waiters = redis.call('ZRANGE', queue, 0, -1, 'WITHSCORES')
-  for i = 1, #waiters, 2 do
-    local share = share_of(waiters[i])
-    if not lines[share] then
-      lines[share] = {next = 1}
-      shares[#shares + 1] = share
+  for _, high in ipairs({true, false}) do  -- a share's line: its high-priority waiters, then the others
+    for i = 1, #waiters, 2 do
+      if is_high(waiters[i]) == high then
+        local share = share_of(waiters[i])
+        if not lines[share] then
+          lines[share] = {next = 1}
+          shares[#shares + 1] = share
+        end
+        local line = lines[share]
+        line[#line + 1] = {waiters[i], tonumber(waiters[i + 1])}
+      end
     end
-    local line = lines[share]
-    line[#line + 1] = {waiters[i], tonumber(waiters[i + 1])}
   end
   for _ = 1, free do
     local best, best_held, best_since = nil, 0, 0
@@ -101,6 +114,16 @@ for _, gone in ipairs(redis.call('ZRANGEBYSCORE', seen, '-inf', now - waiter_sta
   redis.call('ZREM', queue, gone)
   redis.call('ZREM', seen, gone)
 end
+local share = share_of(token)
+for _, holder in ipairs(redis.call('ZRANGE', slots, 0, -1)) do
+  if is_hold(holder) and share_of(holder) == share then  -- a slot kept for this share: it is this caller's
+    redis.call('ZREM', slots, holder)
+    redis.call('ZREM', queue, token)
+    redis.call('ZREM', seen, token)
+    redis.call('ZADD', slots, now, token)
+    return 1
+  end
+end
 redis.call('ZADD', queue, 'NX', now, token)
 redis.call('ZADD', seen, now, token)
 redis.call('EXPIRE', queue, stale)
@@ -127,12 +150,41 @@ end
 
 # Free a slot, and wake the callers the free slots now go to (each blocks on its own key): they take the slot at once
 # instead of finding it free at their next look.
+#
+# Except that a slot given back by a share below its fair share (the limit divided among the shares holding or
+# waiting), with none of its own callers waiting while another share's are, is kept for that share for `handover` s:
+# the next call of the same work (an upload's grading after its reading) comes a moment after the last one ended, and
+# without this the other share's queue took the slot in that moment and the small share waited a whole call for the
+# next one. A kept slot counts as the share's; it is the share's next caller's at once, and expires like a dead
+# holder's (its score is set `handover` s short of `stale`).
 _RELEASE = (
     _CHOOSE
     + """
 local slots, queue, wake_prefix = KEYS[1], KEYS[2], ARGV[2]
-redis.call('ZREM', slots, ARGV[1])
-for _, waiter in ipairs(choose(slots, queue, tonumber(ARGV[3]) - redis.call('ZCARD', slots))) do
+local limit, stale, handover = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local token = ARGV[1]
+if redis.call('ZREM', slots, token) == 1 and handover > 0 and not is_hold(token) then
+  local share = share_of(token)
+  local held, active, shares = 0, {}, 0
+  for _, holder in ipairs(redis.call('ZRANGE', slots, 0, -1)) do
+    local other = share_of(holder)
+    if other == share then held = held + 1 end
+    if not active[other] then active[other], shares = true, shares + 1 end
+  end
+  local own_waiting, others_waiting = false, false
+  for _, waiter in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+    local other = share_of(waiter)
+    if other == share then own_waiting = true else others_waiting = true end
+    if not active[other] then active[other], shares = true, shares + 1 end
+  end
+  if not active[share] then shares = shares + 1 end
+  if others_waiting and not own_waiting and held * shares < limit then
+    local clock = redis.call('TIME')
+    local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+    redis.call('ZADD', slots, now - stale + handover, 'hold-' .. token)
+  end
+end
+for _, waiter in ipairs(choose(slots, queue, limit - redis.call('ZCARD', slots))) do
   redis.call('RPUSH', wake_prefix .. waiter, 1)
   redis.call('EXPIRE', wake_prefix .. waiter, 5)
 end
@@ -145,18 +197,23 @@ end
 WAITER_STALE_SECONDS = 5
 # A waiter that is not woken looks again this often: slots freed by expiry, or a caller ahead that gave up.
 RECHECK_SECONDS = 1.0
+# How long a slot given back by a share below its fair share is kept for that share's next call (_RELEASE). Under a
+# 100-script batch of another organization, a single upload's grading asked 0.35 s after its reading's calls ended
+# (bench, load 4.5); past this the slot goes back to everyone, so a share that has no next call wastes at most this.
+HANDOVER_SECONDS = 1.5
 
 _client: redis.Redis | None = None
 _pacing_lock = threading.Lock()
 _last_call_end = 0.0
 _process_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}  # (provider, cap) -> this process's slots
-_share: contextvars.ContextVar[str] = contextvars.ContextVar("limiter_share", default="")
+_share: contextvars.ContextVar[tuple[str, bool]] = contextvars.ContextVar("limiter_share", default=("", False))
 
 
 @contextmanager
-def fair_share(name: str):
-    """AI calls made inside this block (in this thread or context) share the slots as ``name`` (an organization)."""
-    reset = _share.set(name)
+def fair_share(name: str, high: bool = False):
+    """AI calls made inside this block (in this thread or context) share the slots as ``name`` (an organization);
+    ``high``: they go before the share's other waiting calls (never before another share's turn)."""
+    reset = _share.set((name, high))
     try:
         yield
     finally:
@@ -165,7 +222,7 @@ def fair_share(name: str):
 
 def current_share() -> str:
     """The share (organization) the calls made here count against; "" outside any :func:`fair_share`."""
-    return _share.get()
+    return _share.get()[0]
 
 
 def _redis() -> redis.Redis:
@@ -184,11 +241,13 @@ class ProviderLimiter:
         max_wait: float = 600.0,
         process_cap: threading.BoundedSemaphore | None = None,
         stale_after: int | None = None,
+        handover: float = HANDOVER_SECONDS,
     ):
         """``process_cap``: the slots of this caller's own process; by default the one semaphore that every limiter
         of this provider and cap in the process shares (a caller standing for another process brings its own).
         ``stale_after``: seconds after which a slot never given back (its caller's process died) is free again; by
-        default longer than the longest call with its retries."""
+        default longer than the longest call with its retries. ``handover``: seconds a slot given back by a share
+        below its fair share is kept for that share's next call (0: never)."""
         self.provider = provider
         self._own_process_cap = process_cap
         prefix = f"{settings.REDIS_KEY_PREFIX}:limiter:{provider}"
@@ -201,6 +260,7 @@ class ProviderLimiter:
         self.max_concurrent = max_concurrent or settings.AI_MAX_CONCURRENT_CALLS
         self.per_minute = per_minute or settings.AI_MAX_CALLS_PER_MINUTE
         self.max_wait = max_wait
+        self.handover = handover
         self.stale_after = stale_after or int(settings.OPENAI_TIMEOUT * (settings.OPENAI_MAX_RETRIES + 1) + 60)
 
     def pause(self, seconds: float) -> None:
@@ -306,7 +366,8 @@ class ProviderLimiter:
     def _release(self, token: str) -> None:
         with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds
             keys = (self.slots_key, self.queue_key)
-            _redis().eval(_RELEASE, len(keys), *keys, token, self.wake_prefix, self.max_concurrent)
+            args = (token, self.wake_prefix, self.max_concurrent, self.stale_after, self.handover)
+            _redis().eval(_RELEASE, len(keys), *keys, *args)
 
     @contextmanager
     def slot(self):
@@ -314,7 +375,8 @@ class ProviderLimiter:
         organizations, and in the order they asked within one."""
         self._space_calls()
         started = time.monotonic()
-        token = f"{uuid.uuid4().hex}:{current_share()}"
+        share, high = _share.get()
+        token = f"{'high-' if high else ''}{uuid.uuid4().hex}:{share}"
         self._take_shared_slot_waiting_for_redis(token)
         cap = self._process_cap()
         # Normally free at once (this process's calls hold Redis slots too); it waits only when Redis forgot slots.

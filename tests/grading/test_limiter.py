@@ -76,10 +76,18 @@ class _Caller(threading.Thread):
     is set."""
 
     def __init__(
-        self, shared: ProviderLimiter, organization: str, order: list[str] | None = None, hold=True, **options
+        self,
+        shared: ProviderLimiter,
+        organization: str,
+        order: list[str] | None = None,
+        hold=True,
+        high=False,
+        label: str | None = None,
+        **options,
     ):
         super().__init__(daemon=True)
         self.shared, self.organization, self.order = shared, organization, order
+        self.high, self.label = high, label or organization
         self.options = {"max_concurrent": shared.max_concurrent, **options}
         self.holding, self.done = threading.Event(), threading.Event()
         if not hold:
@@ -88,9 +96,9 @@ class _Caller(threading.Thread):
     def run(self):
         one_process = self.options.get("process_cap") is self.shared
         caller = self.shared if one_process else limiter_like(self.shared, **self.options)
-        with fair_share(self.organization), caller.slot():
+        with fair_share(self.organization, high=self.high), caller.slot():
             if self.order is not None:
-                self.order.append(self.organization)
+                self.order.append(self.label)
             self.holding.set()
             self.done.wait(20)
 
@@ -156,6 +164,117 @@ def test_an_organization_alone_gets_every_slot_and_two_busy_ones_share_them_even
     for caller in [*a_more, *b_all]:
         caller.join(10)
     assert holders(shared) == {}
+
+
+def _holding(*callers: _Caller) -> None:
+    for caller in callers:
+        caller.start()
+        assert caller.holding.wait(10)
+
+
+def test_a_slot_given_back_by_an_organization_below_its_share_is_kept_for_its_next_call():
+    shared = limiter(max_concurrent=2, handover=5)
+    a_busy, b_reading = _Caller(shared, "org-a"), _Caller(shared, "org-b")
+    _holding(a_busy, b_reading)
+    a_queued = [_Caller(shared, "org-a") for _ in range(2)]
+    for count, caller in enumerate(a_queued, start=1):
+        caller.start()
+        waiting(shared, count)
+
+    b_reading.done.set()  # B's reading ends; its grading asks a moment later
+    b_reading.join(10)
+    time.sleep(0.3)
+    assert not any(caller.holding.is_set() for caller in a_queued), "A's waiters did not take B's slot meanwhile"
+    assert holders(shared) == {"org-a": 1, "org-b": 1}, "the slot is kept for B (B's share is one of the two)"
+    b_grading = _Caller(shared, "org-b")
+    b_grading.start()
+    assert b_grading.holding.wait(2), "B's next call took its kept slot at once"
+    assert holders(shared) == {"org-a": 1, "org-b": 1}
+    assert redis.Redis.from_url(settings.REDIS_URL).zcard(shared.queue_key) == 2, "A's two still wait their turn"
+
+    for caller in [a_busy, *a_queued, b_grading]:
+        caller.done.set()
+        caller.join(10)
+    assert holders(shared) == {}, "nothing is kept when nobody else waits"
+
+
+def test_a_kept_slot_goes_back_to_everyone_when_its_organization_does_not_call_again(monkeypatch):
+    monkeypatch.setattr(limiter_module, "RECHECK_SECONDS", 0.1)
+    shared = limiter(max_concurrent=2, handover=0.5)
+    a_busy, b_last = _Caller(shared, "org-a"), _Caller(shared, "org-b")
+    _holding(a_busy, b_last)
+    a_next = _Caller(shared, "org-a")
+    a_next.start()
+    waiting(shared, 1)
+
+    started = time.monotonic()
+    b_last.done.set()  # B's last call: B has nothing more to ask
+    b_last.join(10)
+    assert a_next.holding.wait(5), "A's waiter got the slot once B's hold expired"
+    assert 0.4 <= time.monotonic() - started < 3
+    assert holders(shared) == {"org-a": 2}, "alone again, A holds every slot"
+    for caller in (a_busy, a_next):
+        caller.done.set()
+        caller.join(10)
+
+
+def test_an_organization_alone_keeps_no_slot_and_a_busy_one_none_past_its_share():
+    shared = limiter(max_concurrent=2, handover=5)
+    # A alone: a call that ends gives its slot straight to A's next waiter, and with nobody waiting keeps nothing.
+    a_first = [_Caller(shared, "org-a") for _ in range(2)]
+    _holding(*a_first)
+    a_next = _Caller(shared, "org-a")
+    a_next.start()
+    waiting(shared, 1)
+    a_first[0].done.set()
+    assert a_next.holding.wait(5)
+    for caller in (a_first[1], a_next):
+        caller.done.set()
+        caller.join(10)
+    assert holders(shared) == {}
+    # A holds both slots while B waits: A is past its share (one of two), so a slot A gives back goes to B.
+    a_both = [_Caller(shared, "org-a") for _ in range(2)]
+    _holding(*a_both)
+    b_waiting = _Caller(shared, "org-b")
+    b_waiting.start()
+    waiting(shared, 1)
+    a_both[0].done.set()
+    assert b_waiting.holding.wait(5), "B got A's slot"
+    a_both[0].join(10)
+    a_both[1].done.set()  # A, now at its share's edge (none held after this), with nobody else waiting: nothing kept
+    a_both[1].join(10)
+    assert holders(shared) == {"org-b": 1}
+    b_waiting.done.set()
+    b_waiting.join(10)
+
+
+def test_a_high_priority_call_goes_before_its_organizations_others_but_not_before_another_organizations_turn():
+    shared = limiter(max_concurrent=2)
+    order: list[str] = []
+    a_busy, b_busy = _Caller(shared, "org-a"), _Caller(shared, "org-b")
+    _holding(a_busy, b_busy)
+    queued = [
+        _Caller(shared, "org-a", order, label="A normal 1"),
+        _Caller(shared, "org-a", order, label="A normal 2"),
+        _Caller(shared, "org-b", order, label="B normal"),
+        _Caller(shared, "org-a", order, high=True, label="A high"),
+    ]
+    for count, caller in enumerate(queued, start=1):
+        caller.start()
+        waiting(shared, count)
+
+    a_busy.done.set()  # A's slot comes free: A's turn, and its high-priority call goes first
+    wait_until(lambda: len(order) == 1, what="the freed slot to be taken")
+    b_busy.done.set()  # B's: B holds none, A one, so it is B's turn, whatever A's priority
+    wait_until(lambda: len(order) == 2, what="the freed slot to be taken")
+    assert order == ["A high", "B normal"]
+    for caller in [queued[0], queued[1], queued[3]]:  # B's call holds on; A's calls end one after the other
+        caller.done.set()
+    for caller in [a_busy, b_busy, queued[3], queued[0], queued[1]]:
+        caller.join(10)
+    assert order == ["A high", "B normal", "A normal 1", "A normal 2"], "A's others in the order they came"
+    queued[2].done.set()
+    queued[2].join(10)
 
 
 def test_a_crashed_holders_slot_still_expires():
