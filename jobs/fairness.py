@@ -7,10 +7,24 @@ keeps a queue as one list per priority step, and a worker that is free takes fro
 in order; within one list, first in first out. So a lone organization still gets every worker, in its own order; and
 one that uploads a single script while another's batch of a hundred waits is started at the next free worker, not
 after the batch. (The AI provider's slots are shared the same way, by :mod:`grading.limiter`.)
+
+That is only so if a worker has a free thread when the single script's message arrives. A job whose AI calls wait for
+the provider's slots still holds its thread while it waits, so a batch of a hundred held every thread of the AI worker
+and the next organization's message, first in the queue, waited for one of the batch's jobs to end (1.9 s of a 3 s
+call, bench). So in a threads worker one organization's jobs may hold every thread but a reserve
+(:func:`worker_turn`): a job past that hands its message back to the end of its queue after a short pause, and the
+reserve is free for another organization's next message. An organization alone still keeps the provider's every slot
+busy with the threads it has (the reserve is an eighth of them; AI_MAX_CONCURRENT_CALLS is below the threads).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import Counter
+from contextlib import contextmanager
+
+from celery.exceptions import Reject
 from django.conf import settings
 from kombu.transport.redis import Channel
 
@@ -50,3 +64,52 @@ def queue_keys(queue: str) -> list[str]:
     prefix): how many wait is the sum of their lengths."""
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     return [f"{prefix}{queue}" if not step else f"{prefix}{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
+
+
+# The job threads of this worker process (0: not a threads worker, or not a worker; no reserve), and how many of them
+# each organization's jobs hold now.
+_threads = 0
+_holding: Counter = Counter()
+_holding_lock = threading.Lock()
+# How long a job past its organization's threads waits before handing its message back: the reserve's threads are
+# taken by such messages for this long at most when another organization's arrives, and the worker does not spin.
+DEFER_PAUSE_SECONDS = 0.3
+
+
+class HandedBack(Reject):
+    """A job's message handed back to its queue by :func:`worker_turn`'s rule: routine, so not logged as a warning."""
+
+
+class _QuietHandBacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], HandedBack))
+
+
+def set_worker_threads(threads: int) -> None:
+    """This process runs jobs on ``threads`` threads (the threads pool's --concurrency)."""
+    global _threads
+    _threads = threads
+    logging.getLogger("celery.app.trace").addFilter(_QuietHandBacks())  # Celery logs every rejected message
+
+
+def reserve(threads: int) -> int:
+    """Threads of ``threads`` kept for organizations other than the one holding the rest: an eighth, at least one."""
+    return max(1, threads // 8)
+
+
+@contextmanager
+def worker_turn(share: str):
+    """Yields whether a job of ``share`` (an organization) may run on this thread now: no while its organization's
+    jobs hold every thread of this process but the reserve. Counts it as holding one while the block runs."""
+    with _holding_lock:
+        admitted = not (_threads > 1 and share and _holding[share] >= _threads - reserve(_threads))
+        if admitted:
+            _holding[share] += 1
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            with _holding_lock:
+                _holding[share] -= 1
+                if not _holding[share]:
+                    del _holding[share]

@@ -8,8 +8,9 @@ from celery import shared_task
 from celery.exceptions import Reject
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
+from tenant_schemas_celery.app import get_schema_name_from_task
 
-from jobs import housekeeping
+from jobs import fairness, housekeeping
 from jobs.registry import QUEUES
 from jobs.running import execute
 
@@ -42,17 +43,27 @@ def _job_task(job_type: str):
         ignore_result=True,
     )
     def run(self, job_id: str) -> str:
-        try:
-            return execute(job_id, self.request.id, self.request.hostname or "")
-        except (OperationalError, InterfaceError) as exc:
-            # The database went away (a restart, a failover) so even the attempt's outcome could not be recorded.
-            # Put the message back instead of acknowledging it, which would leave the job "processing" until the
-            # reaper's time limit: it runs again from the start once the database answers.
-            _drop_broken_connections()
-            time.sleep(DATABASE_OUTAGE_PAUSE)
-            raise Reject(exc, requeue=True) from exc
+        with fairness.worker_turn(get_schema_name_from_task(self, {}) or "") as admitted:
+            if not admitted:
+                # Its organization's jobs hold every thread but the reserve kept for others' (jobs.fairness): the
+                # message goes back to the end of its queue, and this thread to whatever comes first.
+                time.sleep(fairness.DEFER_PAUSE_SECONDS)
+                raise fairness.HandedBack("its organization's jobs hold this worker's threads", requeue=True)
+            return _execute(self, job_id)
 
     return run
+
+
+def _execute(task, job_id: str) -> str:
+    try:
+        return execute(job_id, task.request.id, task.request.hostname or "")
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away (a restart, a failover) so even the attempt's outcome could not be recorded.
+        # Put the message back instead of acknowledging it, which would leave the job "processing" until the
+        # reaper's time limit: it runs again from the start once the database answers.
+        _drop_broken_connections()
+        time.sleep(DATABASE_OUTAGE_PAUSE)
+        raise Reject(exc, requeue=True) from exc
 
 
 run_extraction = _job_task("extraction")

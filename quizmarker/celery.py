@@ -65,6 +65,15 @@ def size_database_pool(sender=None, **kwargs) -> None:
     logger.info("Database pool: up to %d connections for %d threads", pool.max_size, sender.concurrency)
 
 
+@signals.worker_init.connect
+def reserve_threads_for_other_organizations(sender=None, **kwargs) -> None:
+    """A threads worker keeps a reserve of its threads from any one organization's jobs (jobs.fairness.worker_turn)."""
+    from jobs import fairness
+
+    if sender is not None and sender.concurrency and "thread" in str(getattr(sender.pool_cls, "__module__", "")):
+        fairness.set_worker_threads(int(sender.concurrency))
+
+
 @app.task(name="quizmarker.celery.whoami")
 def whoami() -> dict:
     """Which schema and host a task runs in, and the connections its process may hold: used by ops (and tests) to

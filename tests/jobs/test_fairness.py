@@ -4,6 +4,9 @@ all its jobs handed out, in its own order."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
+from jobs import fairness
 from jobs.starting import publish
 
 
@@ -37,3 +40,22 @@ def test_a_lone_job_of_another_organization_is_handed_out_before_a_busy_organiza
     assert order.index(lone.celery_task_id) == 2, "only Alpha's first two jobs (then its only ones) go before Beta's"
     assert [task for task in order[:31] if task != lone.celery_task_id] == batch, "Alpha's jobs keep their order"
     assert len(broker_queue) == 0
+
+
+def test_one_organizations_jobs_may_hold_every_thread_of_a_threads_worker_but_a_reserve_for_others(monkeypatch):
+    monkeypatch.setattr(fairness, "_threads", 0)
+    fairness.set_worker_threads(16)  # a reserve of 2
+    with ExitStack() as running:
+        admitted = [running.enter_context(fairness.worker_turn("alpha")) for _ in range(15)]
+        assert admitted == [True] * 14 + [False], "Alpha's 15th job waits: two threads stay free"
+        with fairness.worker_turn("beta") as beta, fairness.worker_turn("gamma") as gamma:
+            assert (beta, gamma) == (True, True), "the reserve runs other organizations' jobs"
+    with fairness.worker_turn("alpha") as again:
+        assert again, "a finished job gives its thread back to its organization's count"
+    assert fairness._holding == {}
+
+
+def test_a_worker_that_is_not_a_threads_worker_keeps_no_reserve(monkeypatch):
+    monkeypatch.setattr(fairness, "_threads", 0)
+    with ExitStack() as running:
+        assert all(running.enter_context(fairness.worker_turn("alpha")) for _ in range(50))
