@@ -5,7 +5,8 @@ of a few runs), then while organization A's batch of many scripts runs: A upload
 script, all at once), and once every one of A's uploads has been accepted, B uploads a few seconds later. The target is
 B's time under A's batch at most 1.5 times its idle time (issue #19): the AI provider's slots are shared fairly between
 organizations (grading.limiter), and so are the workers (jobs.fairness). Where B's time went is reported too: how long
-its jobs waited in the broker queue for a worker.
+its jobs waited in the broker queue for a worker, and how long each ran (beyond its AI calls' latency: waits for the
+provider's slots and the job's own work).
 
 (While A's uploads are still arriving, B's upload request queues behind them in the web server, which checks every
 file: that is the web tier's capacity, not the fair share this case measures.)
@@ -23,21 +24,25 @@ from collections.abc import Callable
 TARGET_RATIO = 1.5
 
 
-def b_jobs_queue_wait(env: dict, slug: str, since: float) -> str:
+def b_jobs_queue_wait(env: dict, slug: str, since: float) -> tuple[str, str]:
     """B's jobs since ``since`` (epoch seconds): the seconds each waited between being published and a worker starting
-    it, reading / grading."""
+    it, and the seconds each ran (its AI calls, their waits for the provider's slots, and its own work), reading /
+    grading."""
     import psycopg
 
     url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT j.job_type, EXTRACT(EPOCH FROM j.started_at - j.enqueued_at) FROM jobs_backgroundjob j "
+            "SELECT j.job_type, EXTRACT(EPOCH FROM j.started_at - j.enqueued_at), "
+            "EXTRACT(EPOCH FROM j.completed_at - j.started_at) FROM jobs_backgroundjob j "
             "JOIN organizations_organization o ON o.id = j.organization_id "
             "WHERE o.slug = %s AND j.created_at >= to_timestamp(%s) ORDER BY j.created_at",
             [slug, since],
         ).fetchall()
-    waits = {job_type: max(0.0, float(wait or 0)) for job_type, wait in rows}
-    return " / ".join(f"{waits.get(kind, float('nan')):.2f} s" for kind in ("extraction", "grading"))
+    waits = {job_type: max(0.0, float(wait or 0)) for job_type, wait, _ in rows}
+    runs = {job_type: float(ran or 0) for job_type, _, ran in rows}
+    kinds = ("extraction", "grading")
+    return tuple(" / ".join(f"{seconds.get(kind, float('nan')):.2f} s" for kind in kinds) for seconds in (waits, runs))
 
 
 def accepted_uploads(env: dict, slug: str, since: float) -> int:
@@ -106,6 +111,7 @@ def fairness_rows(
     loaded_time = loaded["latencies"][0]
     ratio = loaded_time / idle_time
     a_left = sum(1 for latency in a_result["latencies"] if a_started + latency > b_done)
+    b_waits, b_runs = b_jobs_queue_wait(env, "other", b_started)
     return [
         (
             f"fairness: B's one script ({pages} pages, AI latency {latency:g} s), upload → graded, idle stack "
@@ -117,7 +123,8 @@ def fairness_rows(
             f"{loaded_time:.2f} s",
         ),
         ("fairness: ratio to idle (target ≤ 1.5)", f"{ratio:.2f} {'(met)' if ratio <= TARGET_RATIO else '(MISSED)'}"),
-        ("fairness: B's jobs waiting for a worker (reading / grading)", b_jobs_queue_wait(env, "other", b_started)),
+        ("fairness: B's jobs waiting for a worker (reading / grading)", b_waits),
+        (f"fairness: B's jobs running, with their AI calls of {latency:g} s (reading / grading)", b_runs),
         (
             "fairness: A's uploads accepted in; A's batch wall time; A's scripts unfinished when B's was graded",
             f"{a_uploaded:.2f} s; {a_result['wall']:.2f} s; {a_left} of {scripts}",
