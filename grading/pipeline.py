@@ -15,6 +15,7 @@ from django.conf import settings
 from grading.limiter import fair_share
 from grading.providers.base import Provider, get_provider
 from grading.providers.schemas import LOW_LEGIBILITY, Usage
+from jobs.models import Priority
 from jobs.running import JobContext
 
 logger = logging.getLogger(__name__)
@@ -67,9 +68,10 @@ def run_bounded(context: JobContext, items: list, work, limit: int, on_done) -> 
     The AI calls ``work`` makes share the provider's slots as the job's organization (the limiter's fair share)."""
     pending = list(items)
     share = context.job.organization.schema_name if context is not None else ""
+    high = context is not None and context.job.priority == Priority.HIGH
 
     def as_organization(item):
-        with fair_share(share):
+        with fair_share(share, high=high):
             return work(item)
 
     with ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix="qm-ai") as pool:

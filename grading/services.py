@@ -16,7 +16,7 @@ from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
 from grading.uploads import CheckedFile, store_files
 from integrations import endpoints
-from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType
+from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType, Priority
 from jobs.starting import start_job
 from markschemes.models import MarkScheme, SchemeState
 from markschemes.scoring import points_score
@@ -92,8 +92,10 @@ def accept_upload(
     session_label: str = "",
     grade: bool = False,
     mark_scheme_id: int | None = None,
+    priority: str = Priority.NORMAL,
 ) -> BackgroundJob:
-    """Store the checked files and start the extraction job. Nothing else happens on the request path.
+    """Store the checked files and start the extraction job. Nothing else happens on the request path. ``priority``
+    (high: an owner's or admin's request, checked by the caller) is the grading job's too.
 
     With ``grade``, the extraction job starts the grading job itself as soon as the pages are read (see
     :func:`grade_when_read`), so the client needs no second request and the answers wait for no one."""
@@ -126,6 +128,7 @@ def accept_upload(
                 job_id=job_id,
                 step="Waiting for a worker to read the pages",
                 enqueue=enqueue,
+                priority=priority,
             )
             UploadedFile.objects.bulk_create(
                 [
@@ -200,6 +203,7 @@ def start_grading(
     mark_scheme_id: int | None = None,
     enqueue: bool = True,
     refuse_while_paused: bool = True,
+    priority: str = Priority.NORMAL,
 ) -> BackgroundJob:
     """Check the standard, the mark scheme and the plan limit, then start one grading job for the scripts. The
     scheme version is fixed here and recorded on each submission.
@@ -260,6 +264,7 @@ def start_grading(
             },
             step="Waiting for a worker to grade the answers",
             enqueue=enqueue,
+            priority=priority,
         )
         Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(
             grading_job_id=job.pk,
@@ -284,7 +289,11 @@ def retry_grading(job: BackgroundJob, user) -> BackgroundJob:
                 status_code=404,
             )
         return start_grading(
-            organization=job.organization, user=user, submissions=submissions, standard_id=job.input.get("standard_id")
+            organization=job.organization,
+            user=user,
+            submissions=submissions,
+            standard_id=job.input.get("standard_id"),
+            priority=job.priority,
         )
 
 
@@ -326,6 +335,7 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
                 standard_id=upload.input.get("standard_id"),
                 mark_scheme_id=upload.input.get("mark_scheme_id"),
                 refuse_while_paused=False,
+                priority=upload.priority,
             )
             if upload.input.get("callback_url"):
                 endpoints.attach_callback(job, upload.input["callback_url"])

@@ -55,6 +55,7 @@ def retry_job(job: BackgroundJob, by=None) -> BackgroundJob:
                 user=by or job.user,
                 input=job.input,
                 session=job.session,
+                priority=job.priority,
             )
         BackgroundJob.objects.filter(pk=job.pk).update(retried_as=new_job.pk)
     return new_job

@@ -45,8 +45,12 @@ def priority_for(in_flight: int) -> int:
 
 
 def message_priority(job, queues: dict[str, str]) -> int:
-    """The priority to publish ``job`` with (``queues``: job type -> queue)."""
-    from jobs.models import ACTIVE_STATUSES, BackgroundJob
+    """The priority to publish ``job`` with (``queues``: job type -> queue). A job someone asked to be high priority
+    goes at the top step, however many of its organization's jobs are in flight."""
+    from jobs.models import ACTIVE_STATUSES, BackgroundJob, Priority
+
+    if job.priority == Priority.HIGH:
+        return PRIORITY_STEPS[0]
 
     same_queue = [job_type for job_type, queue in queues.items() if queue == queues[job.job_type]]
     in_flight = (

@@ -34,9 +34,12 @@ FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class Priority(models.TextChoices):
+    """What the person who started a job asked for (owners and admins may ask for high): a high job is handed to a
+    worker first and its AI calls go before its organization's other calls, within the organization's fair share
+    (jobs.fairness, grading.limiter). Which queue a job goes to is its type's (jobs.registry.QUEUES), not this."""
+
+    NORMAL = "normal", "Normal"
     HIGH = "high", "High"
-    DEFAULT = "default", "Normal"
-    LOW = "low", "Low"
 
 
 def _default_expiry():
@@ -126,7 +129,7 @@ class BackgroundJob(models.Model):
     session = models.ForeignKey(GradingSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     job_type = models.CharField(max_length=20, choices=JobType.choices, db_index=True)
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
-    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.DEFAULT)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     progress = models.PositiveSmallIntegerField(default=0)
     current_step = models.CharField(max_length=300, default="Waiting for a worker")
     input = models.JSONField(default=dict, blank=True)

@@ -21,6 +21,7 @@ class JobSerializer(serializers.BaseSerializer):
             "id": str(job.pk),
             "job_type": job.job_type,
             "status": job.status,
+            "priority": job.priority,
             "progress": job.progress,
             "current_step": job.current_step,
             "retry_count": job.retry_count,

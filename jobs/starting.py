@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from jobs.fairness import message_priority
 from jobs.job_log import log_event
-from jobs.models import BackgroundJob, GradingSession, JobStatus
+from jobs.models import BackgroundJob, GradingSession, JobStatus, Priority
 from jobs.registry import QUEUES, TASKS
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def start_job(
     check_limits: bool = True,
     job_id=None,
     enqueue: bool = True,
+    priority: str = Priority.NORMAL,
 ) -> BackgroundJob:
     """Create the job row and publish its message once the surrounding transaction commits.
 
@@ -45,7 +46,7 @@ def start_job(
             user=user,
             session=session,
             job_type=job_type,
-            priority=QUEUES[job_type],
+            priority=priority,
             input=input or {},
             max_retries=settings.JOB_MAX_RETRIES,
             current_step=step,
@@ -88,7 +89,7 @@ def publish(job_id, countdown: float | None = None) -> bool:
         return False
     job = (
         BackgroundJob.objects.select_related("organization")
-        .only("job_type", "organization_id", "organization__schema_name")
+        .only("job_type", "priority", "organization_id", "organization__schema_name")
         .get(pk=job_id)
     )
     try:

@@ -59,3 +59,22 @@ def test_a_worker_that_is_not_a_threads_worker_keeps_no_reserve(monkeypatch):
     monkeypatch.setattr(fairness, "_threads", 0)
     with ExitStack() as running:
         assert all(running.enter_context(fairness.worker_turn("alpha")) for _ in range(50))
+
+
+def test_a_high_priority_job_is_handed_out_at_the_top_step_however_busy_its_organization(
+    only_this_tests_jobs, make_job, personas, broker_queue
+):
+    batch = []
+    for _ in range(10):
+        job = make_job()
+        publish(job.pk)
+        job.refresh_from_db()
+        batch.append(job.celery_task_id)
+    urgent = make_job(priority="high")  # stored on the job: the sweeper's publish after an outage reads it the same way
+    publish(urgent.pk)
+    urgent.refresh_from_db()
+
+    order = handed_out(11)
+
+    assert order.index(urgent.celery_task_id) == 2, "after Alpha's first two (the top step too), before the rest"
+    assert [task for task in order if task != urgent.celery_task_id] == batch
