@@ -31,10 +31,32 @@ from grading.uploads import check_files
 from integrations import docs
 from integrations.endpoints import attach_callback
 from integrations.schema import error_response
-from jobs.models import GradingSession
+from jobs.models import GradingSession, Priority
 from jobs.serializers import accepted_body
+from organizations import permissions
 from quizmarker.api import ApiError, PageQuery, ok, page_serializer, paged
 from quizmarker.throttles import GradeThrottle, UploadThrottle
+
+
+def asked_priority(request) -> str:
+    """The ``priority`` a request asks for, checked before its other fields: a value other than normal or high is a
+    400 naming the field, and high from anyone but an owner or admin a 403 (organizations.permissions decides)."""
+    value = request.data.get("priority", Priority.NORMAL)
+    if value not in Priority.values:
+        raise ApiError(
+            f'priority must be "normal" or "high", not {str(value)[:40]!r}.',
+            code="VALIDATION_ERROR",
+            status_code=400,
+            details={"priority": ['Send "normal" or "high", or leave it out (normal).']},
+        )
+    if value == Priority.HIGH and not permissions.may_ask_high_priority(request.user, request.membership):
+        raise ApiError(
+            'Only the organization\'s owners and admins can ask for high priority; send priority "normal" or '
+            "leave it out.",
+            code="PERMISSION_DENIED",
+            status_code=403,
+        )
+    return value
 
 
 class UploadView(APIView):
@@ -58,6 +80,7 @@ class UploadView(APIView):
     )
     def post(self, request):
         refuse_oversized_upload(request)
+        priority = asked_priority(request)
         fields = UploadFieldsSerializer(data={k: v for k, v in request.data.items() if k != "files"})
         fields.is_valid(raise_exception=True)
         session = None
@@ -80,6 +103,7 @@ class UploadView(APIView):
                 mark_scheme_id=fields.validated_data.get("mark_scheme_id"),
                 session_label=fields.validated_data.get("session_label", ""),
                 grade=fields.validated_data["grade"],
+                priority=priority,
             )
             attach_callback(job, fields.validated_data.get("callback_url"))
         return ok(accepted_body(request, job, estimated_seconds(job)), status.HTTP_202_ACCEPTED)
@@ -108,6 +132,7 @@ class GradeView(APIView):
         tags=["grading"],
     )
     def post(self, request):
+        priority = asked_priority(request)
         body = GradeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -121,6 +146,7 @@ class GradeView(APIView):
                 submissions=submissions,
                 standard_id=data.get("standard_id"),
                 mark_scheme_id=data.get("mark_scheme_id"),
+                priority=priority,
             )
             attach_callback(job, data.get("callback_url"))
         return ok(accepted_body(request, job, len(submissions) * SECONDS_PER_SCRIPT), status.HTTP_202_ACCEPTED)

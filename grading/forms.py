@@ -9,6 +9,7 @@ from django.conf import settings
 from django.forms import modelformset_factory
 
 from grading.models import QuestionResult, Student, SubmissionStatus
+from jobs.models import Priority
 
 ACCEPTED_TYPES = ".png,.jpg,.jpeg,.gif,.webp,.pdf,image/png,image/jpeg,image/gif,image/webp,application/pdf"
 
@@ -51,9 +52,19 @@ class UploadForm(forms.Form):
         required=False,
         help_text="Skips checking the transcription first. You can still correct any mark afterwards.",
     )
+    priority = forms.ChoiceField(
+        label="Priority",
+        choices=Priority.choices,
+        initial=Priority.NORMAL,
+        required=False,
+        help_text="High: read and graded before the organization's other uploads (within its share of the AI "
+        "provider).",
+    )
 
-    def __init__(self, *args, standards=(), **kwargs):
+    def __init__(self, *args, standards=(), may_ask_high_priority=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not may_ask_high_priority:  # owners and admins only (organizations.permissions)
+            del self.fields["priority"]
         self.fields["standard"].choices = standard_choices(standards, "Detect from the sheet") + own_subject_choices()
         limit_mb = settings.UPLOAD_MAX_FILE_BYTES // (1024 * 1024)
         self.fields["files"].help_text = (
@@ -64,6 +75,9 @@ class UploadForm(forms.Form):
     def standard_id(self) -> int | None:
         value = self.cleaned_data.get("standard")
         return int(value) if value and value.isdigit() else None
+
+    def chosen_priority(self) -> str:
+        return self.cleaned_data.get("priority") or Priority.NORMAL
 
     def mark_scheme_id(self) -> int | None:
         """An own subject's choice names its published scheme ("m<scheme id>"), as the API's mark_scheme_id."""

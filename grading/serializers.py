@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from grading.models import QuestionResult, Student, Submission
 from integrations.fields import CallbackUrlField
+from jobs.models import Priority
 
 
 class MarkSchemeVersionSerializer(serializers.Serializer):
@@ -108,12 +109,24 @@ class SubmissionDetailSerializer(SubmissionSerializer):
         fields = [*SubmissionSerializer.Meta.fields, "questions"]
 
 
+def priority_field() -> serializers.ChoiceField:
+    """A request's ``priority``: normal (the default) or high (owners and admins; grading.api checks who asks)."""
+    return serializers.ChoiceField(
+        choices=Priority.values,
+        required=False,
+        default=Priority.NORMAL,
+        help_text="high (owners and admins only; 403 otherwise): served before the organization's other work, "
+        "within its fair share of the workers and the AI provider.",
+    )
+
+
 class GradeRequestSerializer(serializers.Serializer):
     upload_job_id = serializers.UUIDField(required=False)
     submission_id = serializers.UUIDField(required=False)
     standard_id = serializers.IntegerField(required=False, min_value=1, max_value=99)
     mark_scheme_id = serializers.IntegerField(required=False, min_value=1)
     callback_url = CallbackUrlField(required=False)
+    priority = priority_field()
 
     def validate(self, data):
         if bool(data.get("upload_job_id")) == bool(data.get("submission_id")):
@@ -128,3 +141,4 @@ class UploadFieldsSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(required=False, allow_null=True)
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)
     callback_url = CallbackUrlField(required=False)
+    priority = priority_field()

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from grading.serializers import StudentSerializer, SubmissionSerializer
-from jobs.models import JobStatus, JobType
+from jobs.models import JobStatus, JobType, Priority
 from quizmarker.api import page_serializer
 
 JOB_ID = "8f1c2a7e-5b7d-4c39-9a55-0d3f4e6b1c2a"
@@ -46,6 +46,11 @@ class JobDocSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     job_type = serializers.ChoiceField(choices=JobType.values)
     status = serializers.ChoiceField(choices=JobStatus.values)
+    priority = serializers.ChoiceField(
+        choices=Priority.values,
+        help_text="high: asked for by an owner or admin; served first within the organization's share of the "
+        "workers and the AI provider.",
+    )
     progress = serializers.IntegerField(min_value=0, max_value=100, help_text="0–100; never decreases.")
     current_step = serializers.CharField(help_text="What the job is doing, as a sentence.")
     retry_count = serializers.IntegerField()
@@ -82,6 +87,7 @@ JOB_EXAMPLE = OpenApiExample(
         "id": JOB_ID,
         "job_type": "extraction",
         "status": "completed",
+        "priority": "normal",
         "progress": 100,
         "current_step": "Done",
         "retry_count": 0,
@@ -182,6 +188,14 @@ class UploadRequestSerializer(serializers.Serializer):
         "the sheet), with no POST /grade. The extraction job's result then names grading_job_id, or says in "
         "grading_error why grading could not start; the transcription is kept either way. A callback_url also "
         "receives the grading job's webhook.",
+    )
+    priority = serializers.ChoiceField(
+        choices=Priority.values,
+        required=False,
+        default=Priority.NORMAL,
+        help_text="high (owners and admins only; 403 otherwise): read and grade these scripts before the "
+        "organization's other work, within its fair share of the workers and the AI provider. The grading job "
+        "started by grade=true, and a retry, keep it.",
     )
     session_id = serializers.UUIDField(required=False, allow_null=True, help_text="Add to an existing session.")
     session_label = serializers.CharField(required=False, max_length=200, allow_blank=True)

@@ -8,6 +8,7 @@ Views, the API, services, templates (through ``quizmarker.context_processors.sit
   see every job and session in it.
 - Members (assessors) mark quizzes and see their own jobs and sessions.
 - Only owners change who is an owner.
+- Owners and admins may ask for a job to be served first within the organization's share (``priority: high``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def sees_all_work(user, membership: Membership | None) -> bool:
     return manages(user, membership)
 
 
+def may_ask_high_priority(user, membership: Membership | None) -> bool:
+    """Whether the user may start work at high priority (it goes before the organization's other work)."""
+    return manages(user, membership)
+
+
 def may_change_role(user, membership: Membership | None, target: Membership) -> bool:
     """Whether ``user`` may change ``target``'s role: never their own; an owner's only if they are an owner."""
     if target.user_id == user.pk:
@@ -43,5 +49,9 @@ def for_request(request) -> dict[str, bool]:
     """The answers pages need on every request (the context processor's share)."""
     user, membership = getattr(request, "user", None), getattr(request, "membership", None)
     if user is None or not user.is_authenticated:  # a page rendered before authentication ran (an unknown host)
-        return {"can_manage": False, "is_owner": False}
-    return {"can_manage": manages(user, membership), "is_owner": owns(user, membership)}
+        return {"can_manage": False, "is_owner": False, "may_ask_high_priority": False}
+    return {
+        "can_manage": manages(user, membership),
+        "is_owner": owns(user, membership),
+        "may_ask_high_priority": may_ask_high_priority(user, membership),
+    }

@@ -20,7 +20,8 @@ from grading.services import MAX_FROM_SCHEME, start_grading, submissions_for_gra
 from grading.storage import PAGES_ROOT, UPLOAD_ROOT
 from grading.views.common import get_submission, standards
 from grading.views.scripts import other_scripts
-from jobs.models import ACTIVE_STATUSES, BackgroundJob
+from jobs.models import ACTIVE_STATUSES, BackgroundJob, Priority
+from organizations import permissions
 from quizmarker.api import ApiError
 from quizmarker.throttles import GradeThrottle, throttle, throttled_sentence
 
@@ -72,6 +73,10 @@ def review(request, submission_id):
             if "grade" not in request.POST:
                 messages.success(request, "Your corrections are saved.")
                 return redirect("grading:submission-review", submission_id=submission.pk)
+            high = request.POST.get("grade") == Priority.HIGH  # "Save and grade first", offered to owners and admins
+            if high and not permissions.may_ask_high_priority(request.user, request.membership):
+                messages.error(request, "Your corrections are saved, but only owners and admins can grade first.")
+                return redirect("grading:submission-review", submission_id=submission.pk)
             try:
                 throttle(request, GradeThrottle)  # the API's grading rate and counter
                 scripts = submissions_for_grading(organization, submission_id=submission.pk)
@@ -80,6 +85,7 @@ def review(request, submission_id):
                     user=request.user,
                     submissions=scripts,
                     standard_id=form.standard_id(),
+                    priority=Priority.HIGH if high else Priority.NORMAL,
                 )
             except (ApiError, Throttled) as exc:
                 reason = throttled_sentence(exc, "started grading") if isinstance(exc, Throttled) else exc.detail

@@ -16,6 +16,7 @@ from grading.uploads import check_files
 from grading.views.common import standards
 from jobs.models import JobType
 from jobs.visibility import visible_jobs
+from organizations import permissions
 from quizmarker.api import ApiError
 from quizmarker.broker import broker_up
 from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
@@ -24,13 +25,16 @@ from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 @login_required
 def upload(request):
     library = standards()
+    high_allowed = permissions.may_ask_high_priority(request.user, request.membership)
     if request.method == "POST":
         try:
             refuse_oversized_upload(request)
         except ApiError as exc:
             messages.error(request, str(exc.detail))
-            return _page(request, UploadForm(standards=library), status=413)
-    form = UploadForm(request.POST or None, request.FILES or None, standards=library)
+            return _page(request, UploadForm(standards=library, may_ask_high_priority=high_allowed), status=413)
+    form = UploadForm(
+        request.POST or None, request.FILES or None, standards=library, may_ask_high_priority=high_allowed
+    )
     status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -44,6 +48,7 @@ def upload(request):
                 mark_scheme_id=form.mark_scheme_id(),
                 session_label=form.cleaned_data.get("session_label", ""),
                 grade=form.cleaned_data["grade"],
+                priority=form.chosen_priority(),
             )
         except Throttled as exc:
             messages.error(request, throttled_sentence(exc, "uploaded"))

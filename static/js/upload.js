@@ -151,6 +151,8 @@
     var label = form.querySelector("input[name=session_label]").value.trim();
     if (label) data.append("session_label", label);
     if (form.querySelector("input[name=grade]").checked) data.append("grade", "true");
+    var priority = form.querySelector("select[name=priority]");  // offered to owners and admins only
+    if (priority && priority.value !== "normal") data.append("priority", priority.value);
     var count = selected.length;
 
     var request = new XMLHttpRequest();

@@ -14,7 +14,7 @@ from grading.models import QuestionResult, Student, Submission, SubmissionStatus
 from jobs.models import BackgroundJob, JobStatus, JobType
 from markschemes.services import published_for_standard
 from organizations.models import Membership, User
-from tests.helpers import api_error, post_upload, sheet
+from tests.helpers import api_data, api_error, post_upload, sheet, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -340,3 +340,88 @@ def test_the_api_is_not_served_on_the_bare_domain(client):
 def test_an_unknown_api_path_is_a_json_404(api, personas):
     response = api(personas.alpha, personas.bob).get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.json()["success"] is False
+
+
+# --- Priority (issue #21, item 5) -----------------------------------------------------------------------------------
+
+
+def test_an_upload_is_normal_priority_unless_asked_and_the_job_api_shows_it(api, personas):
+    client = api(personas.alpha, personas.alice)
+    normal = upload(client, sheet("s01_std01_breip_p1.png"), standard_id=1)
+    high = upload(client, sheet("s01_std01_breip_p1.png"), standard_id=1, priority="high")
+
+    assert BackgroundJob.objects.get(pk=normal["job_id"]).priority == "normal"
+    assert BackgroundJob.objects.get(pk=high["job_id"]).priority == "high"
+    assert api_data(client.get(f"/api/v1/jobs/{high['job_id']}"))["priority"] == "high"
+    assert api_data(client.get(f"/api/v1/jobs/{normal['job_id']}"))["priority"] == "normal"
+    listed = {job["id"]: job["priority"] for job in api_data(client.get("/api/v1/jobs?per_page=100"))["jobs"]}
+    assert (listed[high["job_id"]], listed[normal["job_id"]]) == ("high", "normal")
+
+
+def test_an_admin_may_grade_at_high_priority(api, personas):
+    upload_job, _ = _extracted(personas.alpha, personas.dana)
+    response = api(personas.alpha, personas.dana).post(
+        "/api/v1/grade", {"upload_job_id": str(upload_job.pk), "standard_id": 3, "priority": "high"}, format="json"
+    )
+    job = BackgroundJob.objects.get(pk=api_data(response, 202)["job_id"])
+    assert (job.job_type, job.priority) == (JobType.GRADING, "high")
+
+
+def test_an_assessor_asking_for_high_priority_gets_403_and_nothing_starts(api, personas):
+    client = api(personas.alpha, personas.bob)
+    before = BackgroundJob.objects.filter(organization=personas.alpha).count()
+    refused = _error(post_upload(client, sheet("s01_std01_breip_p1.png"), priority="high"), 403, "PERMISSION_DENIED")
+    upload_job, _ = _extracted(personas.alpha, personas.bob)
+    graded = client.post(
+        "/api/v1/grade", {"upload_job_id": str(upload_job.pk), "standard_id": 3, "priority": "high"}, format="json"
+    )
+
+    sentence = (
+        'Only the organization\'s owners and admins can ask for high priority; send priority "normal" or leave it out.'
+    )
+    assert refused["error"] == _error(graded, 403, "PERMISSION_DENIED")["error"] == sentence
+    assert BackgroundJob.objects.filter(organization=personas.alpha).count() == before + 1, "only _extracted's job"
+    assert (
+        api_data(
+            client.post(
+                "/api/v1/grade",
+                {"upload_job_id": str(upload_job.pk), "standard_id": 3, "priority": "normal"},
+                format="json",
+            ),
+            202,
+        )["status"]
+        == "queued"
+    ), "normal, said out loud, is every member's"
+
+
+@pytest.mark.parametrize("value", ["urgent", "HIGH", ""])
+def test_a_priority_other_than_normal_or_high_is_400_naming_the_field(api, personas, value):
+    body = _error(
+        post_upload(api(personas.alpha, personas.alice), sheet("s01_std01_breip_p1.png"), priority=value),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert body["error"] == f'priority must be "normal" or "high", not {value!r}.'
+    assert body["details"] == {"priority": ['Send "normal" or "high", or leave it out (normal).']}
+
+
+def test_the_grading_an_upload_starts_itself_and_a_retry_keep_its_priority(api, personas):
+    from grading.services import grade_when_read
+    from jobs.cancel_retry import retry_job
+
+    upload_job, submission = _extracted(personas.alpha, personas.alice)
+    BackgroundJob.objects.filter(pk=upload_job.pk).update(priority="high", input={"files": [], "standard_id": 3})
+    upload_job.refresh_from_db()
+    with schema_context("alpha"):
+        submission.student = Student.objects.create(full_name="Pat Priority")  # a script with a learner: not held
+        submission.save()
+        started = grade_when_read(upload_job, [submission])
+    grading = BackgroundJob.objects.get(pk=started["grading_job_id"])
+    assert grading.priority == "high"
+
+    BackgroundJob.objects.filter(pk=grading.pk).update(status=JobStatus.FAILED)
+    grading.refresh_from_db()
+    assert retry_job(grading, personas.bob).priority == "high", "kept, whoever retries it"
+    BackgroundJob.objects.filter(pk=upload_job.pk).update(status=JobStatus.FAILED)
+    upload_job.refresh_from_db()
+    assert retry_job(upload_job).priority == "high"

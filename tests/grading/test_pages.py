@@ -594,3 +594,35 @@ def test_forms_carry_a_csrf_token(member, alpha_schema):
     submission = make_submission()
     for path in ("/upload/", f"/submissions/{submission.pk}/", f"/submissions/{submission.pk}/review/", "/review/"):
         assert "csrfmiddlewaretoken" in text(member.get(path)), path
+
+
+# --- Priority: offered to owners and admins -------------------------------------------------------------------------
+
+
+def test_the_upload_form_offers_high_priority_to_owners_only(owner, member, personas, alpha_schema):
+    assert 'name="priority"' in text(owner.get("/upload/"))
+    assert 'name="priority"' not in text(member.get("/upload/"))
+    jobs = BackgroundJob.objects.filter(organization=personas.alpha, job_type="extraction")
+    created = []
+    try:
+        for client in (owner, member):  # the assessor's form has no such field: what it sends is not read
+            client.post("/upload/", {"files": [sheet("s01_std01_breip_p1.png")], "priority": "high"})
+            created.append(jobs.latest("created_at"))
+        assert [(job.user, job.priority) for job in created] == [(personas.alice, "high"), (personas.bob, "normal")]
+    finally:
+        for job in created:
+            delete_folder(f"uploads/alpha/{job.pk}")
+
+
+def test_the_review_page_offers_grading_first_to_owners_only(owner, member, extracted):
+    page = f"/submissions/{extracted.pk}/review/"
+    assert "Save and grade first" in text(owner.get(page)) and "Save and grade first" not in text(member.get(page))
+
+    response = member.post(page, review_data(extracted, grade="high"), follow=True)
+    assert "Your corrections are saved, but only owners and admins can grade first." in flash(response)
+    extracted.refresh_from_db()
+    assert extracted.grading_job_id is None
+
+    owner.post(page, review_data(extracted, grade="high"))
+    extracted.refresh_from_db()
+    assert BackgroundJob.objects.get(pk=extracted.grading_job_id).priority == "high"
