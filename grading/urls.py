@@ -32,6 +32,7 @@ urlpatterns = [
     path("jobs/", jobs.job_list, name="job-list"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/events", streams.page_job_events, name="job-events"),
+    path("jobs/<uuid:job_id>/card/", jobs.job_card, name="job-card"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry/", jobs.job_retry, name="job-retry"),
 ]

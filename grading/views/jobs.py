@@ -118,37 +118,55 @@ def job_cancel(request, job_id):
     return redirect(safe_next(request) or "grading:job-list")
 
 
+@login_required
+def job_card(request, job_id):
+    """One job's card (templates/grading/_job_card.html) on its own: the pages fetch it to redraw a card in place."""
+    return _card(request, find_job(request, job_id), reload=request.GET.get("reload") == "1")
+
+
+def _card(request, job, *, reload: bool, problem: str = "", status: int = 200):
+    return render(request, "grading/_job_card.html", {"job": job, "reload": reload, "problem": problem}, status=status)
+
+
+def _from_htmx(request) -> bool:
+    """A request sent by htmx from a page (the card's retry form): it answers with the card to draw."""
+    return request.headers.get("HX-Request") == "true"
+
+
 @require_POST
 @login_required
 def job_retry(request, job_id):
     job = find_job(request, job_id)
+    reload = request.POST.get("reload") == "1"
     try:
         if job.job_type in RETRY_THROTTLES:  # a retry starts AI work again: the API's rate for that work
             throttle(request, RETRY_THROTTLES[job.job_type])
         new_job = retry_job(job, by=request.user)
     except Throttled as exc:
-        message = throttled_sentence(exc, "started this kind of job")
+        message, code, status = throttled_sentence(exc, "started this kind of job"), "THROTTLED", 429
+    except PermanentJobError as exc:
+        message, code, status = exc.message, exc.code, 409
+    except ApiError as exc:
+        message, code, status = str(exc.detail), exc.error_code, exc.status_code
+    else:
         if wants_json(request):
-            return json_error(message, "THROTTLED", 429)
-        messages.error(request, message)
-        return redirect("grading:job-list")
-    except (PermanentJobError, ApiError) as exc:
-        message = exc.message if isinstance(exc, PermanentJobError) else str(exc.detail)
-        code = exc.code if isinstance(exc, PermanentJobError) else exc.error_code
-        if wants_json(request):
-            return json_error(message, code, 409 if isinstance(exc, PermanentJobError) else exc.status_code)
-        messages.error(request, message)
-        return redirect("grading:job-list")
+            return JsonResponse(
+                {
+                    "success": True,
+                    "data": {"job_id": str(new_job.pk), "status": new_job.status, "job_type": new_job.job_type},
+                },
+                status=202,
+            )
+        if _from_htmx(request):
+            return _card(request, new_job, reload=reload)
+        messages.success(request, f"The {job.get_job_type_display().lower()} job was started again.")
+        return redirect("grading:job-detail", job_id=new_job.pk)
     if wants_json(request):
-        return JsonResponse(
-            {
-                "success": True,
-                "data": {"job_id": str(new_job.pk), "status": new_job.status, "job_type": new_job.job_type},
-            },
-            status=202,
-        )
-    messages.success(request, f"The {job.get_job_type_display().lower()} job was started again.")
-    return redirect("grading:job-detail", job_id=new_job.pk)
+        return json_error(message, code, status)
+    if _from_htmx(request):
+        return _card(request, job, reload=reload, problem=message, status=status)
+    messages.error(request, message)
+    return redirect("grading:job-list")
 
 
 @login_required

@@ -1,11 +1,14 @@
-/* QuizMarker: small progressive enhancements shared by every page (no framework, no build step).
+/* QuizMarker: small progressive enhancements shared by every page (no framework, no build step; htmx from
+ * static/vendor/htmx/ swaps server-drawn fragments in).
  *
- * Job cards ([data-job]) follow their job while it is queued or processing — by its live stream of server-sent
- * events (GET /jobs/<id>/events) where the browser has EventSource, else by polling GET /api/v1/jobs/<id> every 2 s,
- * which is also what a card falls back to by itself when its stream fails — and update their progress bar, step and
- * status; a failed job shows its error and a retry button. At most MAX_STREAMS cards of a page stream at once (a
- * browser opens only six connections to a host); the others poll. Everything also works
- * without JavaScript: the cards are rendered by the server and the retry/cancel buttons are ordinary forms.
+ * Job cards ([data-job]) are drawn by the server only (templates/grading/_job_card.html). While a card's job is queued
+ * or processing, the card follows it: each event of the job's live stream (server-sent events at the card's
+ * data-events address) fetches the card again from its data-card address and htmx swaps it in place. Where the
+ * browser has no EventSource, or the stream fails, the card is fetched every 2 s instead. At most MAX_STREAMS jobs
+ * of a page stream at once (a browser opens only six connections to a host); the others poll. A failed job's Retry
+ * form posts through htmx and the answer (the new job's card, or the old one saying why not) takes the card's place.
+ * (The bar's fill has an id, so htmx settles its width from the old value to the new one and the bar still glides.)
+ * Everything also works without JavaScript: the cards are rendered by the server and Retry is an ordinary form.
  */
 (function () {
   "use strict";
@@ -14,9 +17,7 @@
   var MAX_STREAMS = 4;
   var streams = 0;
   var ACTIVE = { queued: true, processing: true };
-  var STATUS_LABELS = {
-    queued: "Queued", processing: "Processing", completed: "Completed", failed: "Failed", cancelled: "Cancelled"
-  };
+  var followed = {};  // job id -> { source: EventSource|null, timer, busy, again }
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -32,196 +33,100 @@
     return node;
   }
 
-  function postJSON(url) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json", "X-Requested-With": "fetch" }
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        return { ok: response.ok, status: response.status, body: body };
-      });
-    });
-  }
+  function cardOf(id) { return document.querySelector('[data-job="' + id + '"]'); }
 
-  function completionLinks(card, job) {
-    var actions = card.querySelector("[data-role=actions]");
-    if (!actions) return;
-    actions.textContent = "";
-    var result = job.result || {};
-    var ids = result.submission_ids || [];
-    if (job.job_type === "extraction") {
-      if (!ids.length) {
-        actions.appendChild(el("span", { "class": "muted" }, "No answers were found on these pages."));
-      }
-      ids.forEach(function (id, index) {
-        var label = ids.length > 1 ? "Review script " + (index + 1) : "Review the transcription";
-        actions.appendChild(el("a", { "class": "button small", href: "/submissions/" + id + "/review/" }, label));
-      });
-    } else if (job.job_type === "grading") {
-      ids.forEach(function (id, index) {
-        var label = ids.length > 1 ? "Results of script " + (index + 1) : "See the results";
-        actions.appendChild(el("a", { "class": "button small", href: "/submissions/" + id + "/" }, label));
-      });
-    }
-  }
-
-  function failureActions(card, job) {
-    var actions = card.querySelector("[data-role=actions]");
-    if (!actions) return;
-    actions.textContent = "";
-    var button = el("button", { type: "button", "class": "button small", "data-role": "retry" }, "Retry");
-    button.addEventListener("click", function () { retry(card, button); });
-    actions.appendChild(button);
-    actions.appendChild(el("a", { "class": "small-link", href: "/jobs/" + job.id + "/" }, "See what happened"));
-  }
-
-  function retry(card, button) {
-    button.disabled = true;
-    button.textContent = "Starting again…";
-    postJSON("/jobs/" + card.getAttribute("data-job") + "/retry/").then(function (reply) {
-      if (!reply.ok) {
-        showError(card, (reply.body && reply.body.error) || "The job could not be started again.");
-        button.disabled = false;
-        button.textContent = "Retry";
-        return;
-      }
-      card.setAttribute("data-job", reply.body.data.job_id);
-      var link = card.querySelector("[data-role=link]");
-      if (link) link.setAttribute("href", "/jobs/" + reply.body.data.job_id + "/");
-      update(card, { id: reply.body.data.job_id, job_type: reply.body.data.job_type, status: "queued",
-                     progress: 0, current_step: "Waiting for a worker" });
-      follow(card);
-    });
-  }
-
-  function showError(card, message) {
-    var error = card.querySelector("[data-role=error]");
-    if (!error) return;
-    error.textContent = message;
-    error.hidden = !message;
-  }
-
-  function update(card, job) {
-    var progress = Math.max(0, Math.min(100, job.progress || 0));
-    var bar = card.querySelector("[role=progressbar]");
-    if (bar) {
-      bar.setAttribute("aria-valuenow", String(progress));
-      bar.setAttribute("aria-valuetext", progress + " %: " + (job.current_step || ""));
-      var fill = bar.querySelector("span");
-      if (fill) fill.style.width = progress + "%";
-    }
-    var percent = card.querySelector("[data-role=percent]");
-    if (percent) percent.textContent = progress + " %";
-    var step = card.querySelector("[data-role=step]");
-    if (step && job.current_step) step.textContent = job.current_step;
-    var status = card.querySelector("[data-role=status]");
-    if (status) {
-      status.textContent = STATUS_LABELS[job.status] || job.status;
-      status.className = "badge status-" + job.status;
-    }
-    card.setAttribute("data-status", job.status);
-    card.classList.toggle("is-active", !!ACTIVE[job.status]);
-    if (job.status === "failed") {
-      showError(card, job.error || "The job failed.");
-      failureActions(card, job);
-    } else {
-      showError(card, "");
-    }
-    if (job.status === "completed") completionLinks(card, job);
-    if (job.status === "cancelled") failureActions(card, job);
-  }
-
-  function finished(card, job) {
-    card.dispatchEvent(new CustomEvent("qm:job-finished", { bubbles: true, detail: job }));
-    if (job.status !== "completed") return;
-    if (card.hasAttribute("data-reload-on-complete")) {
-      window.setTimeout(function () { window.location.reload(); }, 600);
-    } else if (card.hasAttribute("data-redirect-on-complete")) {
-      window.setTimeout(function () { window.location.href = card.getAttribute("data-redirect-on-complete"); }, 600);
-    }
-  }
-
-  function poll(card) {
-    if (card._qmTimer) window.clearTimeout(card._qmTimer);
-    var id = card.getAttribute("data-job");
-    fetch("/api/v1/jobs/" + id, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      })
-      .then(function (reply) {
-        if (card.getAttribute("data-job") !== id) return; // retried meanwhile
-        if (!reply.ok) {
-          showError(card, (reply.body && reply.body.error) || "The job's status could not be read.");
-          return;
-        }
-        var job = reply.body.data;
-        update(card, job);
-        if (ACTIVE[job.status]) {
-          card._qmTimer = window.setTimeout(function () { poll(card); }, POLL_MS);
-        } else {
-          finished(card, job);
-        }
-      })
-      .catch(function () {
-        // A network blip: try again a little later rather than giving up.
-        card._qmTimer = window.setTimeout(function () { poll(card); }, POLL_MS * 2);
-      });
-  }
-
-  function stopStream(card) {
-    if (!card._qmStream) return;
-    card._qmStream.close();
-    card._qmStream = null;
+  function closeStream(state) {
+    if (!state.source) return;
+    state.source.close();
+    state.source = null;
     streams -= 1;
   }
 
-  // Follow a card's job by its event stream; poll instead when there is none, or as soon as it fails.
-  function follow(card) {
-    stopStream(card);
-    if (card._qmTimer) window.clearTimeout(card._qmTimer);
-    if (!window.EventSource || streams >= MAX_STREAMS) {
-      card._qmTimer = window.setTimeout(function () { poll(card); }, 300);
-      return;
-    }
-    var id = card.getAttribute("data-job");
-    var source = new window.EventSource("/jobs/" + id + "/events");
-    card._qmStream = source;
+  function stop(id) {
+    var state = followed[id];
+    if (!state) return;
+    closeStream(state);
+    window.clearTimeout(state.timer);
+    delete followed[id];
+  }
+
+  function schedulePoll(id, delay) {
+    var state = followed[id];
+    if (!state || state.source) return;
+    window.clearTimeout(state.timer);
+    state.timer = window.setTimeout(function () { redraw(id); }, delay);
+  }
+
+  // Fetch the card again and swap it in; changes that arrive meanwhile ask for one more fetch after this one.
+  function redraw(id) {
+    var state = followed[id];
+    var card = cardOf(id);
+    if (!state || !card) { stop(id); return; }
+    if (state.busy) { state.again = true; return; }
+    state.busy = true;
+    window.htmx.ajax("GET", card.getAttribute("data-card"), { source: card, target: card, swap: "outerHTML" })
+      .catch(function () { return "unreachable"; })
+      .then(function (outcome) {
+        state.busy = false;
+        if (followed[id] !== state) return;  // finished (or gone) with this redraw
+        if (state.again) { state.again = false; redraw(id); return; }
+        schedulePoll(id, outcome === "unreachable" ? POLL_MS * 2 : POLL_MS);  // a network blip: later
+      });
+  }
+
+  function follow(id, card) {
+    var state = followed[id] = { source: null, timer: null, busy: false, again: false };
+    if (!window.EventSource || streams >= MAX_STREAMS) { schedulePoll(id, 300); return; }
+    var source = new window.EventSource(card.getAttribute("data-events"));
+    state.source = source;
     streams += 1;
     source.onmessage = function (event) {
-      if (card.getAttribute("data-job") !== id) { stopStream(card); return; } // retried meanwhile
-      var job = JSON.parse(event.data);
-      update(card, job);
-      if (!ACTIVE[job.status]) {
-        stopStream(card);  // the server ends the stream too; closing stops EventSource from reconnecting
-        finished(card, job);
-      }
+      if (state.source !== source) return;
+      // The server ends the stream after the last change; closing first stops EventSource from reconnecting.
+      if (!ACTIVE[JSON.parse(event.data).status]) closeStream(state);
+      redraw(id);
     };
     source.onerror = function () {
-      if (card._qmStream !== source) return;
-      stopStream(card);
-      poll(card);
+      if (state.source !== source) return;
+      closeStream(state);
+      schedulePoll(id, 0);
     };
   }
 
-  function watch(card) {
-    var status = card.getAttribute("data-status");
-    if (ACTIVE[status]) {
-      card.classList.add("is-active");
-      follow(card);
+  function finished(card) {
+    if (card.getAttribute("data-status") === "completed" && card.hasAttribute("data-reload-on-complete")) {
+      window.setTimeout(function () { window.location.reload(); }, 600);
     }
   }
 
-  // JavaScript-driven retry buttons replace the no-JS retry forms inside job cards.
-  function enhanceRetryForms(root) {
-    root.querySelectorAll("[data-job] form[data-retry]").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var card = form.closest("[data-job]");
-        retry(card, form.querySelector("button"));
-      });
-    });
+  // A card has appeared (with the page, inserted, or redrawn): follow its job while it runs.
+  function watch(card) {
+    var id = card.getAttribute("data-job");
+    if (ACTIVE[card.getAttribute("data-status")]) {
+      if (!followed[id]) follow(id, card);
+    } else if (followed[id]) {
+      stop(id);
+      finished(card);
+    }
   }
+
+  // A card that cannot be fetched (signed out, job gone) stops following and says so; a refused retry (409, 429)
+  // answers with the card saying why, which is drawn like any other answer.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.requestConfig.elt.matches("form[data-retry]") && detail.xhr.status < 500) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var card = event.detail.target;
+    if (!card || !card.hasAttribute("data-job") || event.detail.requestConfig.elt !== card) return;
+    stop(card.getAttribute("data-job"));
+    var error = card.querySelector("[data-role=error]");
+    error.textContent = "The job's progress could not be read; reload the page to see it.";
+    error.hidden = false;
+  });
 
   // Confirmation for destructive buttons (cancel a job).
   function enhanceConfirm(root) {
@@ -260,11 +165,14 @@
     });
   }
 
-  window.QuizMarker = { watch: watch, follow: follow, poll: poll, update: update, csrfToken: csrfToken, el: el };
+  window.QuizMarker = { csrfToken: csrfToken, el: el };
+
+  window.htmx.onLoad(function (root) {
+    if (root.matches && root.matches("[data-job]")) watch(root);
+    root.querySelectorAll("[data-job]").forEach(watch);
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-job]").forEach(watch);
-    enhanceRetryForms(document);
     enhanceConfirm(document);
     enhanceRowLinks(document);
     enhanceReveal(document);

@@ -1,6 +1,6 @@
 /* The upload page: drag-and-drop and a file picker, previews, checks before sending (type, size, count — the
- * server checks again), then POST /api/v1/upload and a progress card per job. Without JavaScript the form posts to
- * the page itself and the server does the same checks. */
+ * server checks again), then POST /api/v1/upload and the job's progress card (drawn by the server; app.js follows
+ * it). Without JavaScript the form posts to the page itself and the server does the same checks. */
 (function () {
   "use strict";
 
@@ -20,7 +20,6 @@
   var sending = form.querySelector("[data-role=upload-progress]");
   var jobs = document.querySelector("[data-role=jobs]");
   var jobsEmpty = document.querySelector("[data-role=jobs-empty]");
-  var template = document.getElementById("job-card-template");
   var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 20;
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 16 * 1024 * 1024;
   var selected = [];
@@ -116,16 +115,14 @@
     if (event.dataTransfer && event.dataTransfer.files) add(event.dataTransfer.files);
   });
 
-  function addJobCard(accepted) {
-    var card = template.content.firstElementChild.cloneNode(true);
-    card.setAttribute("data-job", accepted.job_id);
-    card.querySelector("[data-role=link]").setAttribute("href", "/jobs/" + accepted.job_id + "/");
-    card.querySelector("[data-role=link]").textContent =
-      "Extraction: reading " + accepted.files + " file" + (accepted.files === 1 ? "" : "s");
-    jobs.insertBefore(card, jobs.firstChild);
-    if (jobsEmpty) jobsEmpty.hidden = true;
-    QM.watch(card);
-    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  // The accepted upload's card, drawn by the server (GET /jobs/<id>/card/); app.js follows it once it is in.
+  function addJobCard(jobId) {
+    var url = jobs.getAttribute("data-card-url").replace("00000000-0000-0000-0000-000000000000", jobId);
+    window.htmx.ajax("GET", url, { source: jobs, target: jobs, swap: "afterbegin" }).then(function () {
+      if (jobsEmpty) jobsEmpty.hidden = true;
+      var card = jobs.querySelector('[data-job="' + jobId + '"]');
+      if (card) card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    });
   }
 
   function setSending(on, percent, text) {
@@ -153,7 +150,6 @@
     if (form.querySelector("input[name=grade]").checked) data.append("grade", "true");
     var priority = form.querySelector("select[name=priority]");  // offered to owners and admins only
     if (priority && priority.value !== "normal") data.append("priority", priority.value);
-    var count = selected.length;
 
     var request = new XMLHttpRequest();
     request.open("POST", form.getAttribute("data-api-url"));
@@ -173,7 +169,7 @@
         selected = [];
         render();
         showErrors([]);
-        addJobCard({ job_id: body.data.job_id, files: count });
+        addJobCard(body.data.job_id);
       } else {
         showErrors([body.error || "The upload was not accepted (HTTP " + request.status + "). Please try again."]);
       }

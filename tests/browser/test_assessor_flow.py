@@ -120,23 +120,24 @@ def test_an_assessor_uploads_reviews_grades_corrects_and_exports(
     assert page.url.rstrip("/") == base, page.url
     assert page.get_by_role("heading", name="Dashboard").is_visible()
 
-    # Upload: the file picker, a preview, then a progress card polled every 2 s until 100 %.
+    # Upload: the file picker, a preview, then a progress card that follows the job's live stream until 100 %.
     page.get_by_role("link", name="Upload", exact=True).click()
     page.set_input_files("input[type=file]", str(SHEETS / SHEET))
     preview = page.locator(".previews .preview")
     assert preview.count() == 1 and SHEET in preview.inner_text()
     page.select_option("select[name=standard]", "3")
     page.get_by_role("button", name="Upload and read the pages").click()
+    # The server draws the card; each change of the job redraws it in place (a new element each time, so the waits
+    # look the bar up again rather than hold on to one element).
     card = page.locator(".job-list .job-card").first
-    bar = card.locator("[role=progressbar]")
-    bar.wait_for()
-    page.wait_for_function(
-        "el => Number(el.getAttribute('aria-valuenow')) >= 5", arg=bar.element_handle(), timeout=30_000
-    )
+    card.locator("[role=progressbar]").wait_for()
+    at_least = "p => Number(document.querySelector('.job-list .job-card [role=progressbar]').ariaValueNow) >= p"
+    page.wait_for_function(at_least, arg=5, timeout=30_000)
     _screenshot(page, "upload-progress")
-    page.wait_for_function("el => el.getAttribute('aria-valuenow') === '100'", arg=bar.element_handle(), timeout=60_000)
+    page.wait_for_function(at_least, arg=100, timeout=60_000)
     assert card.locator("[data-role=percent]").inner_text() == "100 %"
-    assert card.get_attribute("data-status") == "completed"
+    card.and_(page.locator("[data-status=completed]")).wait_for()  # the last redraw: 100 % is shown before "done"
+
 
     # Review: the page image beside the transcription; correct an answer (the marks come from the scheme), then grade.
     card.get_by_role("link", name="Review the transcription").click()
