@@ -17,16 +17,16 @@ import shutil
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django_tenants.utils import schema_context
 
-from tests.helpers import CHROMIUM, ROOT, SHEETS
+from tests.helpers import ROOT, SHEETS
 
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs" / "screenshots"
 SHEET = "s03_std03_rufscript_p1_phone.jpg"
 
-# Without Chromium the test is skipped, or fails in CI (tests/browser/conftest.py).
+# Without Chromium the test is skipped, or fails in CI; every page it shows is checked with axe-core
+# (tests/browser/conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 
@@ -61,32 +61,6 @@ def site_server(live_db):
         raise thread.error
     yield thread
     thread.terminate()
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM checks are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-        # Database work done while Playwright's loop runs gets its own connection: close it here, in that context.
-        connections.close_all()
 
 
 def _screenshot(page, name: str, full_page: bool = True) -> None:
@@ -137,7 +111,6 @@ def test_an_assessor_uploads_reviews_grades_corrects_and_exports(
     page.wait_for_function(at_least, arg=100, timeout=60_000)
     assert card.locator("[data-role=percent]").inner_text() == "100 %"
     card.and_(page.locator("[data-status=completed]")).wait_for()  # the last redraw: 100 % is shown before "done"
-
 
     # Review: the page image beside the transcription; correct an answer (the marks come from the scheme), then grade.
     card.get_by_role("link", name="Review the transcription").click()

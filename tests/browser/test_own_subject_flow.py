@@ -17,8 +17,8 @@ from tests.markschemes.test_subjects import REFERENCE
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
-# The assessor flow's live server and browser fixtures, and its helpers.
-site_server, browser = flow.site_server, flow.browser
+# The assessor flow's live server fixture and its helpers (the browser is tests/browser/conftest.py's).
+site_server = flow.site_server
 _screenshot, _sign_in = flow._screenshot, flow._sign_in
 
 SCHEME_DOCUMENT = [
