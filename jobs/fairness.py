@@ -93,7 +93,9 @@ def set_worker_threads(threads: int) -> None:
     """This process runs jobs on ``threads`` threads (the threads pool's --concurrency)."""
     global _threads
     _threads = threads
-    logging.getLogger("celery.app.trace").addFilter(_QuietHandBacks())  # Celery logs every rejected message
+    trace = logging.getLogger("celery.app.trace")  # Celery logs every rejected message as a warning
+    if not any(isinstance(existing, _QuietHandBacks) for existing in trace.filters):
+        trace.addFilter(_QuietHandBacks())
 
 
 def reserve(threads: int) -> int:

@@ -78,3 +78,41 @@ def test_a_high_priority_job_is_handed_out_at_the_top_step_however_busy_its_orga
 
     assert order.index(urgent.celery_task_id) == 2, "after Alpha's first two (the top step too), before the rest"
     assert [task for task in order if task != urgent.celery_task_id] == batch
+
+
+def test_a_job_past_its_organizations_threads_hands_its_message_back_and_anothers_runs(
+    db, monkeypatch, make_job, personas
+):
+    from collections import Counter
+
+    from jobs.tasks import run_extraction
+
+    monkeypatch.setattr(fairness, "_threads", 8)
+    monkeypatch.setattr(fairness, "_holding", Counter({"alpha": 7}))  # Alpha's jobs hold all threads but the reserve
+    alphas, betas = make_job(), make_job(organization=personas.beta, user=personas.charlie)
+
+    handed_back = run_extraction.apply(args=[str(alphas.pk)], headers={"_schema_name": "alpha"})
+    ran = run_extraction.apply(args=[str(betas.pk)], headers={"_schema_name": "beta"})
+
+    assert handed_back.state == "REJECTED" and isinstance(handed_back.result, fairness.HandedBack)
+    assert handed_back.result.requeue is True, "back to its queue, not dropped"
+    alphas.refresh_from_db()
+    assert (alphas.status, alphas.started_at) == ("queued", None), "the engine never saw it"
+    assert (ran.state, ran.result) == ("SUCCESS", "stale"), "Beta's job reached the engine (its message id is not "
+    "the job's here, so the engine calls it stale)"
+    assert fairness._holding == {"alpha": 7}
+
+
+def test_a_threads_worker_sets_its_reserve_from_its_concurrency_and_a_prefork_one_keeps_none(monkeypatch):
+    from types import SimpleNamespace
+
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+    from celery.concurrency.thread import TaskPool as ThreadPool
+
+    from quizmarker.celery import reserve_threads_for_other_organizations
+
+    monkeypatch.setattr(fairness, "_threads", 0)
+    reserve_threads_for_other_organizations(sender=SimpleNamespace(concurrency=12, pool_cls=PreforkPool))
+    assert fairness._threads == 0
+    reserve_threads_for_other_organizations(sender=SimpleNamespace(concurrency=24, pool_cls=ThreadPool))
+    assert fairness._threads == 24 and fairness.reserve(24) == 3
