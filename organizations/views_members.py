@@ -37,8 +37,9 @@ def _can_manage(request) -> bool:
     return permissions.manages(request.user, request.membership)
 
 
-def _is_owner(request) -> bool:
-    return permissions.owns(request.user, request.membership)
+def _require_owner(request, to_do: str) -> None:
+    if not permissions.owns(request.user, request.membership):
+        raise PermissionDenied(f"Only an owner may {to_do}.")
 
 
 def _member(request, user_id: int) -> Membership:
@@ -99,6 +100,19 @@ def member_invite(request):
     return redirect("organizations:members")
 
 
+def _applied(request, action, *, explain: bool) -> bool:
+    """Apply one member rule and say whether it went through. Someone who may manage members (or who is leaving) is
+    told on the members page why a rule refused; anyone else gets the plain 403 the refusal is."""
+    try:
+        action()
+    except RuleRefused as exc:
+        if not explain:
+            raise
+        messages.error(request, str(exc))
+        return False
+    return True
+
+
 @login_required
 @require_POST
 def member_role(request, user_id: int):
@@ -106,15 +120,12 @@ def member_role(request, user_id: int):
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the roles.")
-        return redirect("organizations:members")
-    try:
-        change_role(membership=membership, role=form.cleaned_data["role"], by=request.user)
-    except RuleRefused as exc:
-        if not _can_manage(request):
-            raise
-        messages.error(request, str(exc))
-        return redirect("organizations:members")
-    messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
+    elif _applied(
+        request,
+        lambda: change_role(membership=membership, role=form.cleaned_data["role"], by=request.user),
+        explain=_can_manage(request),
+    ):
+        messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
     return redirect("organizations:members")
 
 
@@ -123,17 +134,16 @@ def member_role(request, user_id: int):
 def member_remove(request, user_id: int):
     membership = _member(request, user_id)
     leaving = membership.user_id == request.user.pk
-    try:
-        remove_member(membership=membership, by=request.user)
-    except RuleRefused as exc:
-        if not (_can_manage(request) or leaving):
-            raise
-        messages.error(request, str(exc))
-        return redirect("organizations:members")
-    if leaving:
+    removed = _applied(
+        request,
+        lambda: remove_member(membership=membership, by=request.user),
+        explain=_can_manage(request) or leaving,
+    )
+    if removed and leaving:
         messages.success(request, f"You have left {request.organization.name}.")
         return redirect(f"{request.scheme}://{request.get_host().split('.', 1)[-1]}/")
-    messages.success(request, f"{membership.user.email} was removed from {request.organization.name}.")
+    if removed:
+        messages.success(request, f"{membership.user.email} was removed from {request.organization.name}.")
     return redirect("organizations:members")
 
 
@@ -184,8 +194,7 @@ def organization_settings(request):
 @require_POST
 def organization_transfer(request):
     organization = request.organization
-    if not _is_owner(request):
-        raise PermissionDenied("Only an owner may transfer ownership.")
+    _require_owner(request, "transfer ownership")
     to = _member(request, int(request.POST.get("user_id") or 0))
     transfer_ownership(organization=organization, to=to, by=request.user)
     messages.success(request, f"{to.user.email} is now the owner of {organization.name}.")
@@ -196,8 +205,7 @@ def organization_transfer(request):
 @require_POST
 def organization_delete(request):
     organization = request.organization
-    if not _is_owner(request):
-        raise PermissionDenied("Only an owner may delete the organization.")
+    _require_owner(request, "delete the organization")
     if request.POST.get("confirm_slug", "").strip().lower() != organization.slug:
         messages.error(request, f"Type “{organization.slug}” to confirm deleting the organization.")
         return redirect("organizations:settings")
