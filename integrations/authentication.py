@@ -8,7 +8,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from integrations.tokens import check_key, works_in
+from integrations.models import ApiToken
+from integrations.tokens import find_token, key_matches, works_in
 
 
 def token_key(request, keyword: str = "Token") -> str | None:
@@ -22,6 +23,19 @@ def token_key(request, keyword: str = "Token") -> str | None:
         return None
 
 
+def user_for_token(token: ApiToken | None, key: str, organization):
+    """The user ``key`` acts as in ``organization`` (``token``: the row its prefix names), or AuthenticationFailed
+    saying why. The API's authentication, and the job-status poll's (jobs.polling), which loads the row its own way."""
+    if token is None or not key_matches(token, key) or not token.user.is_active:
+        raise exceptions.AuthenticationFailed("The API token is invalid or has been revoked.")
+    if not works_in(token, organization):
+        raise exceptions.AuthenticationFailed(
+            "This API token was created in another organization and works only there; create a token in this "
+            "organization (Account → API tokens on its site)."
+        )
+    return token.user
+
+
 class ApiTokenAuthentication(BaseAuthentication):
     keyword = "Token"
 
@@ -29,15 +43,8 @@ class ApiTokenAuthentication(BaseAuthentication):
         key = token_key(request, self.keyword)
         if key is None:
             return None
-        token = check_key(key)
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("The API token is invalid or has been revoked.")
-        if not works_in(token, getattr(request, "organization", None)):
-            raise exceptions.AuthenticationFailed(
-                "This API token was created in another organization and works only there; create a token in this "
-                "organization (Account → API tokens on its site)."
-            )
-        return token.user, token
+        token = find_token(key)
+        return user_for_token(token, key, getattr(request, "organization", None)), token
 
     def authenticate_header(self, request) -> str:
         return self.keyword

@@ -69,16 +69,20 @@ def parse_prefix(key: str) -> str | None:
     return prefix
 
 
-def check_key(key: str) -> ApiToken | None:
-    """The active token with this key (its user loaded), or None. Records the use (at most once a minute)."""
+def find_token(key: str) -> ApiToken | None:
+    """The token row this key names by its prefix (its user loaded), or None; ``key_matches`` says if it is its key."""
     prefix = parse_prefix(key)
     if prefix is None:
         return None
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
-    if token is None or not hmac.compare_digest(token.key_hash, hash_key(key)):
-        return None
+    return ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+
+
+def key_matches(token: ApiToken, key: str) -> bool:
+    """Whether ``key`` is this token's and the token is not revoked. Records the use (at most once a minute)."""
+    if token.revoked_at is not None or not hmac.compare_digest(token.key_hash, hash_key(key)):
+        return False
     record_use(token)
-    return token
+    return True
 
 
 def works_in(token: ApiToken, organization) -> bool:

@@ -61,9 +61,9 @@ class JobDetailView(JobsMixin, APIView):
     polled = None
 
     def perform_authentication(self, request):
-        # Polling is the hot path: with a token, one statement authenticates it and reads the job the caller may
-        # see (jobs/polling.py). Anything else — a session, a bad token, a job that is not theirs — takes the
-        # ordinary path below, which gives the same answers as every other endpoint.
+        # Polling is the hot path: with a token, one statement loads the token, its user, the job and the user's
+        # membership, and the API's own checks decide (jobs/polling.py). Anything else — a session, a bad token, a
+        # job that is not theirs — takes the ordinary path below, which gives the same answers as every endpoint.
         if request.method == "GET":
             found = poll(request._request, getattr(request, "organization", None), self.kwargs["job_id"])
             if found is not None:
@@ -72,7 +72,7 @@ class JobDetailView(JobsMixin, APIView):
         super().perform_authentication(request)
 
     def get_permissions(self):
-        # Membership and visibility are checked inside the query that reads the job.
+        # Membership and visibility are checked with the job (jobs.visibility.visible_job, or the poll's statement).
         if self.request.method == "GET":
             return [AddressesOrganization()]
         return super().get_permissions()

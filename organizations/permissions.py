@@ -1,7 +1,7 @@
 """Who may do what in an organization: the one place that decides it (issue 20, item 1).
 
-Views, the API, services, templates (through ``quizmarker.context_processors.site``) and the job-status fast path
-(``jobs.polling``, in SQL built from ``MANAGING_ROLES``) all ask here instead of spelling the rule out again.
+Views, the API, services, templates (through ``quizmarker.context_processors.site``) and the job-status poll
+(``jobs.visibility.visible_job``) all ask here instead of spelling the rule out again.
 
 - Super admins may do everything in every organization.
 - Owners and admins (``MANAGING_ROLES``) manage it: members, settings, webhooks, mark schemes and subjects, and they
@@ -36,6 +36,14 @@ def sees_all_work(user, membership: Membership | None) -> bool:
 def may_ask_high_priority(user, membership: Membership | None) -> bool:
     """Whether the user may start work at high priority (it goes before the organization's other work)."""
     return manages(user, membership)
+
+
+def sees_work_of(user, membership: Membership | None, owner_id) -> bool:
+    """Whether the user sees one job or session that the user ``owner_id`` started: super admins and the
+    organization's owners and admins see everyone's; other members only their own."""
+    if user.is_superuser:
+        return True
+    return membership is not None and (owner_id == user.pk or sees_all_work(user, membership))
 
 
 def may_change_role(user, membership: Membership | None, target: Membership) -> bool:
