@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.views import APIView
 
-from grading.models import QuestionResult, Student, Submission
+from grading.api_lookups import submission_or_404, submissions_with_questions
+from grading.models import Student
 from grading.serializers import (
     GradeRequestSerializer,
     StudentSerializer,
@@ -173,12 +174,6 @@ class SubmissionQuery(PageQuery):
     upload_job_id = serializers.UUIDField(required=False)
 
 
-def _submissions():
-    return Submission.objects.select_related("student", "mark_scheme").prefetch_related(
-        Prefetch("questions", queryset=QuestionResult.objects.order_by("number"))
-    )
-
-
 class SubmissionListView(APIView):
     @extend_schema(
         summary="List submissions",
@@ -191,7 +186,7 @@ class SubmissionListView(APIView):
         query = SubmissionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        submissions = _submissions().order_by("-created_at")
+        submissions = submissions_with_questions().order_by("-created_at")
         for field, lookup in (
             ("standard", "standard"),
             ("student", "student_id"),
@@ -207,13 +202,6 @@ class SubmissionListView(APIView):
         return ok(paged(submissions, params, SubmissionSerializer, "submissions"))
 
 
-def _get_submission(submission_id) -> Submission:
-    submission = _submissions().filter(pk=submission_id).first()
-    if submission is None:
-        raise ApiError("No submission with that id in this organization.", code="NOT_FOUND", status_code=404)
-    return submission
-
-
 class SubmissionDetailView(APIView):
     @extend_schema(
         summary="Get a submission with its questions",
@@ -221,7 +209,7 @@ class SubmissionDetailView(APIView):
         tags=["submissions"],
     )
     def get(self, request, submission_id):
-        return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
+        return ok(SubmissionDetailSerializer(submission_or_404(submission_id)).data)
 
 
 class PointTickSerializer(serializers.Serializer):
@@ -252,7 +240,7 @@ class QuestionOverrideView(APIView):
         tags=["submissions"],
     )
     def patch(self, request, submission_id, number: int):
-        submission = _get_submission(submission_id)
+        submission = submission_or_404(submission_id)
         question = submission.questions.filter(number=number).first()
         if question is None:
             raise ApiError(f"The submission has no question {number}.", code="NOT_FOUND", status_code=404)
@@ -271,7 +259,7 @@ class QuestionOverrideView(APIView):
             reason=data["reason"],
             points={tick["id"]: tick["met"] for tick in data.get("points", [])},
         )
-        return ok(SubmissionDetailSerializer(_get_submission(submission_id)).data)
+        return ok(SubmissionDetailSerializer(submission_or_404(submission_id)).data)
 
 
 class StudentQuery(PageQuery):
@@ -305,5 +293,5 @@ class StudentDetailView(APIView):
         student = Student.objects.filter(pk=student_id).first()
         if student is None:
             raise ApiError("No student with that id in this organization.", code="NOT_FOUND", status_code=404)
-        submissions = _submissions().filter(student=student).order_by("-created_at")
+        submissions = submissions_with_questions().filter(student=student).order_by("-created_at")
         return ok({**StudentSerializer(student).data, "submissions": SubmissionSerializer(submissions, many=True).data})

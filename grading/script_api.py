@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from grading.api import _get_submission, _submissions
+from grading.api_lookups import submission_or_404, submissions_with_questions
 from grading.script_edits import move_pages
 from grading.serializers import SubmissionSerializer
 from integrations.schema import error_response
@@ -47,13 +47,13 @@ class ScriptsSerializer(serializers.Serializer):
 
 def _answer(outcome: dict) -> dict:
     ids = [pk for pk in (outcome["source"], outcome["target"]) if pk]
-    found = {str(s.pk): s for s in _submissions().filter(pk__in=ids)}
+    found = {str(s.pk): s for s in submissions_with_questions().filter(pk__in=ids)}
     return {"scripts": SubmissionSerializer([found[pk] for pk in ids], many=True).data}
 
 
 def _other(submission_id) -> object:
     try:
-        return _get_submission(submission_id)
+        return submission_or_404(submission_id)
     except ApiError as exc:
         raise ApiError(
             "No script with that id in this organization.",
@@ -73,7 +73,7 @@ class SplitView(APIView):
         tags=["submissions"],
     )
     def post(self, request, submission_id):
-        source = _get_submission(submission_id)
+        source = submission_or_404(submission_id)
         body = SplitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pages = list(range(body.validated_data["from_page"], source.page_count + 1))
@@ -105,7 +105,7 @@ class MovePagesView(APIView):
         tags=["submissions"],
     )
     def post(self, request, submission_id):
-        source = _get_submission(submission_id)
+        source = submission_or_404(submission_id)
         body = MovePagesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         target_id = body.validated_data.get("to_submission_id")
@@ -123,7 +123,7 @@ class MergeView(APIView):
         tags=["submissions"],
     )
     def post(self, request, submission_id):
-        target = _get_submission(submission_id)
+        target = submission_or_404(submission_id)
         body = MergeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         source = _other(body.validated_data["submission_id"])
