@@ -2,10 +2,13 @@
 job (or every job of the session) has finished.
 
 The views are async, served by uvicorn workers (ASGI): a held-open stream is a coroutine waiting on a queue, not a
-worker thread. Who may watch is decided by the same code as the rest: the API's job and session detail views (token
-or session auth, the contract's envelope, ``jobs.visibility.visible_job`` / ``visible_sessions``) and the pages' own
-job and session lookups, run once in a thread (``sync_to_async``) before the stream starts; the database connection
-is then given back, so an open stream holds none.
+worker thread. Django gives each request one thread for its synchronous parts (the middleware, which is synchronous,
+and the gate below) and keeps it until the response has been sent, so on its own an open stream would park one idle
+thread for its whole life; ``RequestThreads`` (the ASGI application, quizmarker/asgi.py) gives the thread back as
+soon as an event stream's headers go out. Who may watch is decided by the same code as the rest: the API's job and
+session detail views (token or session auth, the contract's envelope, ``jobs.visibility.visible_job`` /
+``visible_sessions``) and the pages' own job and session lookups, run once in a thread (``sync_to_async``) before
+the stream starts; the database connection is then given back, so an open stream holds none.
 
 Changes come from ``jobs.live`` over Redis pub/sub. Each web process keeps one subscription (a pattern over every
 job's channel) and hands each message to the streams watching that channel, so 200 watchers cost one Redis
@@ -18,9 +21,10 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import redis.asyncio
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connections
@@ -156,6 +160,63 @@ def _gated(gate):
         for connection in connections.all(initialized_only=True):
             if not connection.in_atomic_block:  # (a test's transaction stays)
                 connection.close()  # back to the pool: an open stream holds no database connection
+
+
+# --- One thread per request, given back when an event stream starts -----------------------------------
+
+
+class _RequestThread(Executor):
+    """A request's thread for its synchronous work, one call at a time, as Django's own per-request thread is; but
+    ``release()`` lets it go while the request goes on. Work after that (Django closing the response at the end of
+    the stream) runs on a new thread, started only then."""
+
+    def __init__(self) -> None:
+        self._thread: ThreadPoolExecutor | None = None
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        return self._thread.submit(fn, *args, **kwargs)
+
+    def release(self) -> None:
+        """Close the thread's database connections (back to the pool) after its queued work, and let it end."""
+        if self._thread is not None:
+            self._thread.submit(connections.close_all)
+            self._thread.shutdown(wait=False)
+            self._thread = None
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.release()
+
+
+class RequestThreads:
+    """ASGI middleware around Django's application: each HTTP request's thread-sensitive work (Django's middleware
+    and signals, ``sync_to_async`` in views) runs on a thread of its own, as under Django alone, until the response
+    starts; a ``text/event-stream`` response then gives the thread back, so a held-open stream holds none. Other
+    responses keep it to the end (a streamed CSV export still reads the database in the organization's schema)."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.application(scope, receive, send)
+        thread = _RequestThread()
+
+        async def send_and_release(message):
+            if message["type"] == "http.response.start" and _is_event_stream(message.get("headers", ())):
+                thread.release()
+            await send(message)
+
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                await self.application(scope, receive, send_and_release)
+        finally:
+            thread.release()
+
+
+def _is_event_stream(headers) -> bool:
+    return any(name.lower() == b"content-type" and value.startswith(b"text/event-stream") for name, value in headers)
 
 
 # --- API: /api/v1/jobs/<id>/events, /api/v1/sessions/<id>/events ----------------------------------
