@@ -134,6 +134,12 @@ def _question_start(
     return None
 
 
+def _ends_question(head: str, mark: str) -> bool:
+    """Whether a printed question's line ends it: its "?" was read, or it ends a sentence ("List four signs of
+    dehydration."), so the handwriting just below is the answer, not the question wrapping on."""
+    return bool(mark) or head.rstrip().endswith(".")
+
+
 def split_questions(lines: list[Line], expected: dict[int, str] | None = None) -> list[OcrQuestion]:
     """The page's questions with their answers; ``expected``: the mark scheme's questions (number → text)."""
     expected = expected or {}
@@ -149,7 +155,7 @@ def split_questions(lines: list[Line], expected: dict[int, str] | None = None) -
                 done.append(current.result())
             number, rest = start
             head, mark, tail = rest.partition("?")
-            current = _OpenQuestion(number, head.strip() + mark, line.score, line, bool(mark))
+            current = _OpenQuestion(number, head.strip() + mark, line.score, line, _ends_question(head, mark))
             if tail.strip():
                 current.answer.append(Line(line.boxes, tail.strip(), line.score))
             continue
@@ -164,7 +170,7 @@ def split_questions(lines: list[Line], expected: dict[int, str] | None = None) -
                 head, mark, tail = line.text.partition("?")
                 current.text = f"{current.text} {head.strip()}{mark}"
                 current.line = line
-                current.complete = bool(mark)
+                current.complete = _ends_question(head, mark)
                 if tail.strip():
                     current.answer.append(Line(line.boxes, tail.strip(), line.score))
                 continue

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from grading.providers.local_ocr import OcrOptions
 
 
+SHEET_SHAPE = (1.15, 1.75)  # a photographed page's long side : short side, with some perspective
+
+
 def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
     """Perspective-correct the paper when it lies on a darker background."""
     h, w = gray.shape
@@ -48,7 +51,9 @@ def _find_sheet(gray: np.ndarray) -> np.ndarray | None:
 def _plausible_sheet(corners: list[np.ndarray]) -> bool:
     """A photographed sheet is a mildly distorted rectangle. A hard shadow across the paper can make the outline
     follow the shadow's edge instead: then the quadrilateral has a corner far from square or sides of very different
-    lengths, and warping it would shear the text; the page is better read uncropped."""
+    lengths, and warping it would shear the text; or it outlines only the lit part of the sheet, which is no longer a
+    page's shape (A4 is 1.41 : 1, US letter 1.29 : 1): cropping to it would lose the text in the shadow. The page is
+    better read uncropped."""
     for i in range(4):
         a, b, c = corners[i - 1], corners[i], corners[(i + 1) % 4]
         u, v = a - b, c - b
@@ -56,9 +61,11 @@ def _plausible_sheet(corners: list[np.ndarray]) -> bool:
         if abs(cosine) > 0.26:  # more than 15 degrees from square
             return False
     sides = [float(np.linalg.norm(corners[(i + 1) % 4] - corners[i])) for i in range(4)]
+    across, down = max(sides[0], sides[2]), max(sides[1], sides[3])
     return (
-        min(sides[0], sides[2]) / max(1e-6, max(sides[0], sides[2])) > 0.8
-        and min(sides[1], sides[3]) / max(1e-6, max(sides[1], sides[3])) > 0.8
+        min(sides[0], sides[2]) / max(1e-6, across) > 0.8
+        and min(sides[1], sides[3]) / max(1e-6, down) > 0.8
+        and SHEET_SHAPE[0] <= max(across, down) / max(1e-6, min(across, down)) <= SHEET_SHAPE[1]
     )
 
 

@@ -121,3 +121,23 @@ def test_with_the_mark_scheme_a_learners_numbered_list_is_not_taken_for_the_next
 )
 def test_the_name_and_standard_lines_are_read_through_ocr_damage(name_line, standard_line, name, standard):
     assert read_header(lines("Care Certificate Quiz", standard_line, name_line)) == (name, standard)
+
+
+def tight(*texts: str) -> list[Line]:
+    """Text lines 35 px tall, 10 px apart: close enough for a printed question wrapping onto its second line."""
+    return [Line([Box(100, 100 + 45 * i, 900, 135 + 45 * i)], text, 0.9) for i, text in enumerate(texts)]
+
+
+def test_a_printed_question_wraps_onto_a_tight_line_until_its_question_mark():
+    page = tight("1. Give an example of a dilemma between a person's rights", "and your duty of care?", "Refusing tea.")
+    assert [(q.question, q.answer) for q in split_questions(page)] == [
+        ("Give an example of a dilemma between a person's rights and your duty of care?", "Refusing tea.")
+    ]
+
+
+def test_a_printed_question_that_ends_in_a_full_stop_does_not_take_the_answer_just_below_it():
+    page = tight("1. List four signs of dehydration.", "Being hungry.", "2. Describe how to wash hands.", "Wet.")
+    assert [(q.number, q.question, q.answer) for q in split_questions(page)] == [
+        (1, "List four signs of dehydration.", "Being hungry."),
+        (2, "Describe how to wash hands.", "Wet."),
+    ]
