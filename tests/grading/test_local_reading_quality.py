@@ -20,7 +20,7 @@ import measure_local_reading  # noqa: E402
 
 # Measured on these four sheets on 2026-12-03 (BENCHMARKS.md has the whole set): dev (breip, the hardest dev hand)
 # 55 of 126 answer words = 0.437, held-back (steve-hand) 41 of 101 = 0.406. Thresholds a little below.
-MIN_RECALL = {"dev": 0.40, "held-back": 0.37}
+MIN_RECALL = {"dev": 0.42, "held-back": 0.39}
 
 
 @cache
