@@ -1,5 +1,5 @@
 """What grading announces (see ``quizmarker.events``: sent on commit, receivers connect in their app's ``ready()``).
-Webhooks (``integrations``) and the "grading complete" email (``grading.notifications``) listen."""
+Webhooks (``integrations``) listen."""
 
 from __future__ import annotations
 

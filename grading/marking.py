@@ -19,6 +19,7 @@ from grading.events import submissions_graded
 from grading.marking_records import no_score, not_answered, not_found, outside_scheme, save_grades
 from grading.matching import Printed, match_answers
 from grading.models import QuestionResult, Submission
+from grading.notifications import queue_grading_complete_email
 from grading.pipeline import hard_to_read, provider_for, record_usage, run_bounded
 from grading.providers.base import Provider
 from grading.providers.instructions import split_instructions
@@ -270,7 +271,8 @@ def run_grading_job(context: JobContext) -> dict:
         }
         context.complete(result)
         record_graded(job.organization_id, len(submissions))  # the usage ledger, with the completion or not at all
-        # The "grading complete" email and the submission.graded webhooks listen (grading.events).
+        queue_grading_complete_email(job, result)  # with the completion too: a watcher never sees "done" before it
+        # The submission.graded webhooks listen (grading.events), after the commit.
         send_on_commit(
             submissions_graded,
             Submission,

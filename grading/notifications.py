@@ -39,14 +39,18 @@ def render_grading_complete(job) -> EmailMultiAlternatives | None:
     return message
 
 
-def email_when_graded(sender, *, organization_id, job_id, user_id, result: dict, **kwargs) -> None:
-    """On ``grading.events.submissions_graded``: queue the 'grading complete' email (a low-priority email job) for
-    the person who started grading, if their organization wants it. Sent once: the event is sent once, on commit."""
-    from jobs.models import BackgroundJob, JobType
+def queue_grading_complete_email(job, result: dict) -> None:
+    """Queue the 'grading complete' email (a low-priority email job) for the person who started grading ``job``, if
+    their organization wants it. Called by marking inside the transaction that completes the grading job, so the
+    email job exists exactly when the grades do: once, never for a rolled-back grading, and before anyone watching
+    the session (its live stream, the job API) can see the grading finished with nothing left to run.
+
+    Grading's own follow-up, so not an event: other apps (webhooks) learn of the grades from
+    ``grading.events.submissions_graded`` after the commit."""
+    from jobs.models import JobType
     from jobs.starting import start_job
 
-    job = BackgroundJob.objects.select_related("organization", "user").filter(pk=job_id).first()
-    if job is None or not job.organization.notify_on_grading_complete or job.user is None or not job.user.email:
+    if not job.organization.notify_on_grading_complete or job.user is None or not job.user.email:
         return
     start_job(
         organization=job.organization,
