@@ -42,7 +42,9 @@ def test_a_script_is_read_graded_served_and_cleaned_up_on_an_object_store(
     upload = BackgroundJob.objects.filter(organization=personas.beta, job_type="extraction").latest("created_at")
     with schema_context("beta"):
         submission = Submission.objects.get(upload_job_id=upload.pk)
-        assert submission.status == "graded"
+        # Graded (this photographed sheet reads poorly offline, so some answers wait for a person: the status is
+        # the reader's business, not the storage's).
+        assert submission.graded_at is not None and submission.grading_job_id is not None
         page_files = list(submission.pages.order_by("number").values_list("file", flat=True))
     uploads = [f"{UPLOAD_ROOT}/beta/{upload.pk}/1.png", f"{UPLOAD_ROOT}/beta/{upload.pk}/2.png"]
     pages = [f"{PAGES_ROOT}/beta/{submission.pk}/1.png", f"{PAGES_ROOT}/beta/{submission.pk}/2.png"]
