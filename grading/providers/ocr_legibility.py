@@ -58,7 +58,7 @@ def _words(text: str) -> list[str]:
     """The answer's words, lowercase; a number (as OCR reads it) is "#"."""
     words = []
     for token in text.lower().replace("'", "").split():
-        token = token.strip(".,;:!?\"()[]-/&+*")
+        token = token.strip('.,;:!?"()[]-/&+*')
         if _NUMBER.fullmatch(token):
             words.append("#")
         else:
