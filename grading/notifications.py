@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 
 from grading.models import Submission
+from quizmarker.mail import templated_email
 
 
 def render_grading_complete(job) -> EmailMultiAlternatives | None:
@@ -29,14 +29,12 @@ def render_grading_complete(job) -> EmailMultiAlternatives | None:
         "results_url": organization.url("/submissions/"),
         "links": {s.pk: organization.url(f"/submissions/{s.pk}/") for s in submissions},
     }
-    subject = f"{len(submissions)} quiz{'zes' if len(submissions) != 1 else ''} graded — {organization.name}"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/grading_complete.txt", context),
+    return templated_email(
+        "emails/grading_complete",
+        context,
+        subject=f"{len(submissions)} quiz{'zes' if len(submissions) != 1 else ''} graded — {organization.name}",
         to=[user.email],
     )
-    message.attach_alternative(render_to_string("emails/grading_complete.html", context), "text/html")
-    return message
 
 
 def queue_grading_complete_email(job, result: dict) -> None:

@@ -10,9 +10,7 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -29,6 +27,7 @@ from organizations.models import (
     Role,
     User,
 )
+from quizmarker.mail import templated_email
 
 logger = logging.getLogger(__name__)
 
@@ -214,12 +213,7 @@ def send_invitation_email(invitation: Invitation) -> None:
         "accept_url": invitation.accept_url,
     }
     subject = f"You're invited to {invitation.organization.name} on QuizMarker"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("organizations/emails/invitation.txt", context),
-        to=[invitation.email],
-    )
-    message.attach_alternative(render_to_string("organizations/emails/invitation.html", context), "text/html")
+    message = templated_email("organizations/emails/invitation", context, subject=subject, to=[invitation.email])
     message.send(fail_silently=False)
 
 
