@@ -1,9 +1,9 @@
-"""Scale-out: two AI workers under different names, as on two hosts (`-n ai1@hostA`, `-n ai2@hostB`), share one
-PostgreSQL and one Redis (broker and limiter). The provider's concurrency cap (AI_MAX_CONCURRENT_CALLS, held in
-Redis by grading/limiter.py) holds across both: with 2 + 2 job threads and a cap of 3, the provider never sees a
-4th call at once. ai1 is SIGKILLed mid-batch (a lost host: nobody hands its messages back), the reaper re-queues
-its jobs once their heartbeats stop, and ai2 finishes every job exactly once: one submission per script, graded
-once, one accounted provider call per job, and one more attempt only for each job ai1 was running.
+"""Scale-out: two AI workers under different names, as on two hosts (`-n <run>-ai1@hostA`, `-n <run>-ai2@hostB`),
+share one PostgreSQL and one Redis (broker and limiter). The provider's concurrency cap (AI_MAX_CONCURRENT_CALLS,
+held in Redis by grading/limiter.py) holds across both: with 2 + 2 job threads and a cap of 3, the provider never
+sees a 4th call at once. ai1 is SIGKILLed mid-batch (a lost host: nobody hands its messages back), the reaper
+re-queues its jobs once their heartbeats stop, and ai2 finishes every job exactly once: one submission per script,
+graded once, one accounted provider call per job, and one more attempt only for each job ai1 was running.
 
 Fast (make test): 8 scripts, ai1 killed after 2 are graded. Long (make reliability): 40 scripts, killed after 15.
 """
@@ -23,7 +23,7 @@ from jobs.housekeeping import reap_stuck_jobs
 from jobs.models import BackgroundJob, JobStatus
 from organizations.models import ProviderCall
 from tests.helpers import sheet, upload, wait_until
-from tests.reliability.support import FULL, PrivateRedis, broker_at, forget_broker, full_only, record_figures
+from tests.reliability.support import FULL, full_only, record_figures, worker_on_private_redis
 from tests.reliability.test_broker_outage_batch import graded
 
 pytestmark = [pytest.mark.worker]
@@ -32,40 +32,32 @@ CAP = 3  # AI_MAX_CONCURRENT_CALLS, for both workers together
 THREADS = 2  # job threads per worker: 4 in all, one more than the cap
 
 
+def node(worker) -> str:
+    """The worker's node name, as jobs record it (``<name>@<host>``)."""
+    return f"{worker.name}@{worker.host}"
+
+
 @pytest.fixture
 def two_hosts(celery_worker, tmp_path, live_db, monkeypatch, openai_server):
     """A Redis of the test's own (so the session worker takes none of these jobs) and two threads AI workers on it,
     consuming the `default` queue as the Procfile's ai-worker does, under the names of two hosts."""
-    server = PrivateRedis(tmp_path)
-    server.start()
-    env = dict(
-        celery_worker.env,
-        REDIS_URL=server.url,
-        CELERY_BROKER_URL=server.url,
-        AI_MAX_CONCURRENT_CALLS=str(CAP),
-        JOB_HEARTBEAT_SECONDS="0.5",
-    )
-    workers = [
-        type(celery_worker)(env, name=name, concurrency=THREADS, pool="threads", queues="default", host=host)
-        for name, host in (("ai1", "hostA"), ("ai2", "hostB"))
-    ]
     monkeypatch.setattr(UploadThrottle, "THROTTLE_RATES", {"upload": "100000/hour"})
     monkeypatch.setattr(GradeThrottle, "THROTTLE_RATES", {"grade": "100000/hour"})
     openai_server.configure(latency=0.3)
-    try:
-        with broker_at(server.url):
-            for worker in workers:
-                worker.start()
-            yield workers
-    finally:
-        for worker in workers:
-            worker.kill()
-        server.stop()
-        forget_broker(server.url)
+    env = {"AI_MAX_CONCURRENT_CALLS": str(CAP), "JOB_HEARTBEAT_SECONDS": "0.5"}
+    options = {"concurrency": THREADS, "pool": "threads", "queues": "default"}
+    with worker_on_private_redis(celery_worker, tmp_path, "ai1", env=env, host="hostA", **options) as (_, ai1):
+        ai2 = type(ai1)(ai1.env, name=f"{celery_worker.name}-ai2", host="hostB", **options)  # the same Redis
+        try:
+            ai2.start()
+            yield ai1, ai2
+        finally:
+            ai2.kill()
 
 
 def scale_out(workers, client, openai_server, scripts: int, kill_after: int) -> dict:
     ai1, ai2 = workers
+    names = node(ai1), node(ai2)
     upload_ids = [
         upload(client, sheet("s05_std05_dkg_p1.png"), standard_id=5, grade="true")["job_id"] for _ in range(scripts)
     ]
@@ -78,7 +70,7 @@ def scale_out(workers, client, openai_server, scripts: int, kill_after: int) -> 
 
     # Mid-batch: the provider holds its answers, so the calls pile up to what the limiter lets through.
     openai_server.hold()
-    running = BackgroundJob.objects.filter(status=JobStatus.PROCESSING, worker__in=["ai1@hostA", "ai2@hostB"])
+    running = BackgroundJob.objects.filter(status=JobStatus.PROCESSING, worker__in=names)
     wait_until(
         lambda: running.count() == 2 * THREADS and openai_server.stats()["in_flight"] == CAP,
         timeout=60,
@@ -86,7 +78,7 @@ def scale_out(workers, client, openai_server, scripts: int, kill_after: int) -> 
     )
     time.sleep(1.0)  # a 4th call that the limiter let through would be at the provider by now
     held, busy = openai_server.stats()["in_flight"], running.count()
-    on_ai1 = set(running.filter(worker="ai1@hostA").values_list("pk", flat=True))
+    on_ai1 = set(running.filter(worker=names[0]).values_list("pk", flat=True))
 
     ai1.kill()  # SIGKILL to the whole worker: a lost host
     openai_server.release()
@@ -127,7 +119,7 @@ def scale_out(workers, client, openai_server, scripts: int, kill_after: int) -> 
     stats = openai_server.stats()
     return {
         "scripts": scripts,
-        "workers": "ai1@hostA, ai2@hostB (threads x 2 each)",
+        "workers": f"{names[0]}, {names[1]} (threads x {THREADS} each)",
         "provider concurrency cap (AI_MAX_CONCURRENT_CALLS)": CAP,
         "calls held at the provider with 4 jobs running": f"{held} (jobs running: {busy})",
         "max concurrent calls the provider saw": stats["max_concurrent"],
@@ -135,12 +127,10 @@ def scale_out(workers, client, openai_server, scripts: int, kill_after: int) -> 
         "jobs (reading + grading)": len(jobs),
         "jobs completed": sum(job.status == JobStatus.COMPLETED for job in jobs),
         "jobs completed more than once": sum(n > 1 for n in completed_events.values()),
-        "completed by ai1 / ai2": "{} / {}".format(
-            sum(job.worker == "ai1@hostA" for job in jobs), sum(job.worker == "ai2@hostB" for job in jobs)
-        ),
+        "completed by ai1 / ai2": " / ".join(str(sum(job.worker == name for job in jobs)) for name in names),
         "attempts (all jobs)": sum(job.retry_count + 1 for job in jobs),
         "re-queued by the reaper": sum(
-            job.events.filter(message__startswith="Re-queued because its worker (ai1@hostA)").exists() for job in jobs
+            job.events.filter(message__startswith=f"Re-queued because its worker ({names[0]})").exists() for job in jobs
         ),
         "scripts with one submission": sum(per_script[str(job_id)] == 1 for job_id in upload_ids),
         "scripts graded once": sum(graded_per_script[str(job_id)] == 1 for job_id in upload_ids),
