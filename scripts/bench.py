@@ -100,6 +100,11 @@ def main() -> int:
     parser.add_argument("--scaleout-cap", type=int, default=600, help="--mode scaleout: the provider's calls/min")
     parser.add_argument("--scaleout-latency", type=float, default=0.2, help="--mode scaleout: the fake AI's latency")
     parser.add_argument("--scaleout-workers", type=int, default=2, help="--mode scaleout: AI workers (hosts)")
+    parser.add_argument(
+        "--scaleout-upload-first",
+        action="store_true",
+        help="--mode scaleout: upload every script before the workers start (the cap, not uploads, sets the pace)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     ARGS = args = parser.parse_args()
     global LOAD_BEFORE, CPU_REFERENCE
@@ -154,6 +159,7 @@ def main() -> int:
                 cap=args.scaleout_cap,
                 workers=args.scaleout_workers,
                 threads=args.worker_concurrency,
+                upload_first=args.scaleout_upload_first,
             )
             return report(args, LOAD_BEFORE, CPU_REFERENCE, rows + scaleout)
         bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency

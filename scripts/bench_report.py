@@ -81,6 +81,7 @@ def report(args, load_before: float, cpu_reference_seconds: float, rows: list[tu
                 f" --scaleout-scripts {args.scaleout_scripts} --scaleout-organizations {args.scaleout_organizations}"
                 f" --scaleout-cap {args.scaleout_cap} --scaleout-latency {args.scaleout_latency}"
                 f" --scaleout-workers {args.scaleout_workers}"
+                + (" --scaleout-upload-first" if args.scaleout_upload_first else "")
             )
         machine = (
             f"{platform.node()}: {os.cpu_count()} cores ({cpu_model()}), {platform.machine()}, Python "
