@@ -44,7 +44,9 @@ def two_hosts(celery_worker, tmp_path, live_db, monkeypatch, openai_server):
     monkeypatch.setattr(UploadThrottle, "THROTTLE_RATES", {"upload": "100000/hour"})
     monkeypatch.setattr(GradeThrottle, "THROTTLE_RATES", {"grade": "100000/hour"})
     openai_server.configure(latency=0.3)
-    env = {"AI_MAX_CONCURRENT_CALLS": str(CAP), "JOB_HEARTBEAT_SECONDS": "0.5"}
+    # A call held at the provider must not time out on its client while the test waits (a loaded host can take
+    # seconds): its retry would be a 4th request at the provider while the first is still held there.
+    env = {"AI_MAX_CONCURRENT_CALLS": str(CAP), "JOB_HEARTBEAT_SECONDS": "0.5", "OPENAI_TIMEOUT": "60"}
     options = {"concurrency": THREADS, "pool": "threads", "queues": "default"}
     with worker_on_private_redis(celery_worker, tmp_path, "ai1", env=env, host="hostA", **options) as (_, ai1):
         ai2 = type(ai1)(ai1.env, name=f"{celery_worker.name}-ai2", host="hostB", **options)  # the same Redis
