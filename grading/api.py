@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -42,6 +44,8 @@ from quizmarker.throttles import GradeThrottle, UploadThrottle
 def asked_priority(request) -> str:
     """The ``priority`` a request asks for, checked before its other fields: a value other than normal or high is a
     400 naming the field, and high from anyone but an owner or admin a 403 (organizations.permissions decides)."""
+    if not isinstance(request.data, Mapping):  # a body that is no JSON object: the request's serializer says so next
+        return Priority.NORMAL
     value = request.data.get("priority", Priority.NORMAL)
     if value not in Priority.values:
         raise ApiError(
