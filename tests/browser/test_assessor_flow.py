@@ -96,8 +96,10 @@ def test_an_assessor_uploads_reviews_grades_corrects_and_exports(
 
     # Upload: the file picker, a preview, then a progress card that follows the job's live stream until 100 %.
     page.get_by_role("link", name="Upload", exact=True).click()
+    page.wait_for_url(re.compile(r"/upload/$"))  # and its load: upload.js watches the picker only once it has run
     page.set_input_files("input[type=file]", str(SHEETS / SHEET))
     preview = page.locator(".previews .preview")
+    preview.first.wait_for()
     assert preview.count() == 1 and SHEET in preview.inner_text()
     page.select_option("select[name=standard]", "3")
     page.get_by_role("button", name="Upload and read the pages").click()
