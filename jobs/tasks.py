@@ -28,6 +28,8 @@ def _drop_broken_connections() -> None:
 def _job_task(job_type: str):
     soft, hard = settings.JOB_TIME_LIMITS[job_type]
 
+    same_queue = [other for other, queue in QUEUES.items() if queue == QUEUES[job_type]]
+
     @shared_task(
         bind=True,
         name=f"jobs.tasks.run_{job_type}",
@@ -43,7 +45,8 @@ def _job_task(job_type: str):
         ignore_result=True,
     )
     def run(self, job_id: str) -> str:
-        with fairness.worker_turn(get_schema_name_from_task(self, {}) or "") as admitted:
+        share = get_schema_name_from_task(self, {}) or ""
+        with fairness.worker_turn(share, lambda: fairness.others_queued(share, same_queue)) as admitted:
             if not admitted:
                 # Its organization's jobs hold every thread but the reserve kept for others' (jobs.fairness): the
                 # message goes back to the end of its queue, and this thread to whatever comes first.

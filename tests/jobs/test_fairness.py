@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from jobs import fairness
+from jobs.models import BackgroundJob
 from jobs.starting import publish
 
 
@@ -53,6 +54,27 @@ def test_one_organizations_jobs_may_hold_every_thread_of_a_threads_worker_but_a_
     with fairness.worker_turn("alpha") as again:
         assert again, "a finished job gives its thread back to its organization's count"
     assert fairness._holding == {}
+
+
+def test_an_organization_alone_uses_every_thread_when_nobody_else_waits(monkeypatch):
+    monkeypatch.setattr(fairness, "_threads", 0)
+    fairness.set_worker_threads(16)
+    with ExitStack() as running:
+        admitted = [running.enter_context(fairness.worker_turn("alpha", lambda: False)) for _ in range(16)]
+        assert admitted == [True] * 16, "no reserve kept for nobody: a lone batch is never handed back"
+    assert fairness._holding == {}
+
+
+def test_others_queued_sees_only_other_organizations_queued_jobs_on_the_same_queue(
+    only_this_tests_jobs, make_job, personas
+):
+    make_job()  # Alpha's own queued job
+    assert fairness.others_queued("alpha", ["extraction", "grading"]) is False
+    betas = make_job(organization=personas.beta, user=personas.charlie)
+    assert fairness.others_queued("alpha", ["extraction", "grading"]) is True
+    assert fairness.others_queued("alpha", ["email"]) is False, "another queue's jobs do not count"
+    BackgroundJob.objects.filter(pk=betas.pk).update(status="processing")
+    assert fairness.others_queued("alpha", ["extraction", "grading"]) is False, "only waiting jobs count"
 
 
 def test_a_worker_that_is_not_a_threads_worker_keeps_no_reserve(monkeypatch):
