@@ -4,6 +4,7 @@ all its jobs handed out, in its own order."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack
 
 from jobs import fairness
@@ -56,12 +57,38 @@ def test_one_organizations_jobs_may_hold_every_thread_of_a_threads_worker_but_a_
     assert fairness._holding == {}
 
 
-def test_an_organization_alone_uses_every_thread_when_nobody_else_waits(monkeypatch):
+def test_a_job_past_its_share_parks_while_nobody_else_waits_and_runs_when_its_own_thread_frees(monkeypatch):
     monkeypatch.setattr(fairness, "_threads", 0)
-    fairness.set_worker_threads(16)
+    monkeypatch.setattr(fairness, "PARK_SECONDS", 0.01)
+    fairness.set_worker_threads(16)  # a reserve of 2
+    others = threading.Event()
+    outcome = []
+
+    def fifteenth():
+        with fairness.worker_turn("alpha", others.is_set) as admitted:
+            outcome.append(admitted)
+
     with ExitStack() as running:
-        admitted = [running.enter_context(fairness.worker_turn("alpha", lambda: False)) for _ in range(16)]
-        assert admitted == [True] * 16, "no reserve kept for nobody: a lone batch is never handed back"
+        first = ExitStack()
+        assert first.enter_context(fairness.worker_turn("alpha", others.is_set))
+        assert all(running.enter_context(fairness.worker_turn("alpha", others.is_set)) for _ in range(13))
+        parked = threading.Thread(target=fifteenth)
+        parked.start()
+        parked.join(0.2)
+        assert parked.is_alive() and outcome == [], "past the share with nobody else waiting: it parks, not handed back"
+        first.close()  # one of Alpha's own jobs ends
+        parked.join(2)
+        assert outcome == [True], "it runs on its organization's freed thread, in its turn"
+
+        outcome.clear()
+        assert running.enter_context(fairness.worker_turn("alpha", others.is_set)), "Alpha holds 14 again"
+        parked = threading.Thread(target=fifteenth)
+        parked.start()
+        parked.join(0.2)
+        assert parked.is_alive(), "parked again"
+        others.set()  # another organization's job is queued
+        parked.join(2)
+        assert outcome == [False], "it gives its thread up for the other organization's job"
     assert fairness._holding == {}
 
 
