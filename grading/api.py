@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.views import APIView
 
 from grading.api_lookups import submission_or_404, submissions_with_questions
+from grading.corrections import MAX_FROM_SCHEME, override_score
 from grading.models import Student
 from grading.serializers import (
     GradeRequestSerializer,
@@ -20,11 +21,9 @@ from grading.serializers import (
     UploadFieldsSerializer,
 )
 from grading.services import (
-    MAX_FROM_SCHEME,
     SECONDS_PER_SCRIPT,
     accept_upload,
     estimated_seconds,
-    override_score,
     start_grading,
     submissions_for_grading,
 )

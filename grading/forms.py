@@ -156,7 +156,7 @@ class ReviewForm(forms.Form):
 
 class QuestionEditForm(forms.ModelForm):
     """A transcription's corrections. The question's maximum marks are not here: they come only from the mark
-    scheme (a posted ``max_score`` is ignored and the page says so, see ``grading.services.MAX_FROM_SCHEME``)."""
+    scheme (a posted ``max_score`` is ignored and the page says so, see ``grading.corrections.MAX_FROM_SCHEME``)."""
 
     class Meta:
         model = QuestionResult

@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from grading.corrections import override_score
 from grading.forms import OverrideForm
 from grading.models import PointDecision, QuestionResult, ScoreChange
-from grading.services import override_score
 from grading.views.common import get_submission, passed, safe_next, standard_titles
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
 from quizmarker.api import ApiError

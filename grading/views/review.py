@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import Throttled
 
+from grading.corrections import MAX_FROM_SCHEME
 from grading.forms import QuestionFormSet, ReviewForm
 from grading.script_edits import EDITABLE
-from grading.services import MAX_FROM_SCHEME, start_grading, submissions_for_grading
+from grading.services import start_grading, submissions_for_grading
 from grading.storage import PAGES_ROOT, UPLOAD_ROOT
 from grading.views.common import get_submission, standards
 from grading.views.scripts import other_scripts
