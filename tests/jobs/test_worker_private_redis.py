@@ -121,7 +121,9 @@ def test_a_job_whose_whole_worker_died_is_requeued_by_the_reaper_and_finishes_on
     # the job. It runs against the session's broker, where the session worker picks the job up.
     BackgroundJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=2))
     with broker_at(private_worker.session_broker_url):
-        assert reap_stuck_jobs() == 1
+        # This job, and any job another test's killed worker left processing (test_scale_out kills one mid-batch):
+        # the reaper rescues every stuck job, so the count is not this test's; its own job's retry is checked below.
+        assert reap_stuck_jobs() >= 1
 
     job = wait_for_job(job_id, timeout=45)
     assert job.status == "completed", job.error_message
