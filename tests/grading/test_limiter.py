@@ -163,7 +163,9 @@ def test_an_organization_alone_gets_every_slot_and_two_busy_ones_share_them_even
         caller.done.set()
     for caller in [*a_more, *b_all]:
         caller.join(10)
-    assert holders(shared) == {}
+    # A slot an organization below its share gave back while the other waited is kept for it a moment (HANDOVER_SECONDS)
+    # and then expires: once all are done, nobody holds one.
+    wait_until(lambda: holders(shared) == {}, timeout=10, what="every slot to be free")
 
 
 def _holding(*callers: _Caller) -> None:

@@ -181,8 +181,11 @@ def check(figures: dict) -> None:
     assert jobs == 2 * scripts and figures["jobs completed"] == jobs, figures
     assert figures["jobs completed more than once"] == 0 and figures["duplicate question results"] == 0, figures
     assert figures["scripts with one submission"] == figures["scripts graded once"] == scripts, figures
-    assert figures["re-queued by the reaper"] == len(on_ai1), figures
-    assert figures["attempts (all jobs)"] == jobs + len(on_ai1), "one more attempt for each job ai1 lost, no other"
+    # A job ai1 had only just taken when it died may not have started its attempt (its message is lost with ai1, and
+    # the sweeper publishes it again instead of the reaper): each one the reaper re-queued is one more attempt.
+    reaped = figures["re-queued by the reaper"]
+    assert 1 <= reaped <= len(on_ai1), figures
+    assert figures["attempts (all jobs)"] == jobs + reaped, "one more attempt for each job ai1 lost mid-run, no other"
     twice = figures.pop("_twice")
     assert figures["provider calls accounted (succeeded)"] == jobs, f"one accounted call per job: {twice}"
 
