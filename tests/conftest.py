@@ -23,6 +23,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from quizmarker import queues
 from tests.helpers import enrol_totp, mail_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,12 +166,18 @@ class WorkerProcess:
         name: str,
         concurrency: int = 2,
         pool: str = "prefork",
-        queues="high,default,low",
+        queues: str = ",".join(queues.ALL),
         host: str = "%h",
+        role: str | None = None,
+        arguments: tuple[str, ...] = (),
     ):
         """``host``: the part of the node name after the @ (this machine's name by default; another name stands for
-        a worker on another host)."""
+        a worker on another host). ``role``: start it as the Procfile does (`python -m quizmarker.worker ROLE`), with
+        that role's queues, pool and concurrency instead of the ones given here. ``arguments``: more for the worker,
+        after the others (so they win)."""
         self.env = env
+        self.role = role
+        self.arguments = arguments
         self.name = name
         self.host = host
         self.queues = queues
@@ -182,27 +189,14 @@ class WorkerProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        if self.role:
+            command = ["quizmarker.worker", self.role]
+        else:
+            command = ["celery", "-A", "quizmarker", "worker", "-Q", self.queues, "--pool", self.pool]
+            command += ["--concurrency", str(self.concurrency), "-l", "info"]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "quizmarker",
-                "worker",
-                "-Q",
-                self.queues,
-                "--concurrency",
-                str(self.concurrency),
-                "--pool",
-                self.pool,
-                "-n",
-                f"{self.name}@{self.host}",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "info",
-            ],
+            [sys.executable, "-m", *command, "-n", f"{self.name}@{self.host}", "--without-gossip", "--without-mingle"]
+            + list(self.arguments),
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -50,6 +50,9 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # workers keep reconnecting through
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
 CELERY_TASK_SEND_SENT_EVENT = True
+# Tasks at once per worker of each role (quizmarker.queues.WORKERS, started by `python -m quizmarker.worker ROLE`).
+AI_WORKER_THREADS = env_int("AI_WORKER_THREADS", 24, minimum=1)
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
 CELERY_TASK_ROUTES = queues.ROUTES
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
