@@ -34,7 +34,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from bench_batch import percentile, queue_waits, reset_ai, run_batch, save_timeline
+from bench_batch import percentile, queue_waits, reset_ai, run_batch, save_timeline, warm_up
 from bench_report import cpu_reference, local_grading_rows, report
 from bench_stack import (
     BIN,
@@ -151,17 +151,7 @@ def main() -> int:
             import bench_scaleout
 
             ai_control(stack.ai_port, "config", {"latency": args.scaleout_latency})
-            scaleout = bench_scaleout.run(
-                stack,
-                env,
-                scripts=args.scaleout_scripts,
-                organizations=args.scaleout_organizations,
-                cap=args.scaleout_cap,
-                workers=args.scaleout_workers,
-                threads=args.worker_concurrency,
-                upload_first=args.scaleout_upload_first,
-            )
-            return report(args, LOAD_BEFORE, CPU_REFERENCE, rows + scaleout)
+            return report(args, LOAD_BEFORE, CPU_REFERENCE, rows + bench_scaleout.run(stack, env, args))
         bound = math.ceil(args.scripts * (args.pages + 1) / args.concurrency) * args.latency
         results = {}
         # (batch, worker mode, client flow): the concurrent batch once with grade=true and once as two requests.
@@ -174,9 +164,7 @@ def main() -> int:
             worker = start_worker(stack, env, mode, ARGS.worker_pool, ARGS.worker_concurrency)
             # Measure a warm stack, as in production: a first batch of one-page scripts opens the database
             # connections of every web and worker thread (on a cold stack it added ~0.3 s before the first AI call).
-            warm_up = run_batch(client, args.scripts if mode != "sequential" else 1, 1, flow)
-            if warm_up["failures"]:
-                raise SystemExit(f"the warm-up batch failed: {warm_up['failures'][0]}")
+            warm_up(client, args.scripts if mode != "sequential" else 1, flow)
             reset_ai(stack.ai_port, args.latency, args.pages, args.scripts)
             print(f"[bench] {name}: {args.scripts} scripts x {args.pages} pages ...", flush=True)
             parts = {"workers": worker, "web": web, "fake AI server": fake}
@@ -242,9 +230,7 @@ def main() -> int:
         if args.mode in ("both", "fairness"):
             from bench_fairness import fairness_rows
 
-            warm_up = run_batch(client, args.scripts, 1, "one-step")  # as above: every thread's connections open
-            if warm_up["failures"]:
-                raise SystemExit(f"the warm-up batch failed: {warm_up['failures'][0]}")
+            warm_up(client, args.scripts, "one-step")  # as above: every thread's connections open
             other = Client(stack.web_port, env["BENCH_TOKEN_OTHER"], "other")
             rows += fairness_rows(
                 run_batch,

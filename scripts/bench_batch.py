@@ -10,7 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from bench_stack import SHEET, Client, Stack, ai_control
+from bench_stack import SHEET, Client, Stack, ai_control, query
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -65,18 +65,23 @@ def run_batch(client: Client, scripts: int, pages: int, flow: str, poll: float =
     return {"wall": wall, "epoch": (epoch, epoch + wall), "latencies": latencies, "failures": failures}
 
 
+def warm_up(client: Client, scripts: int, flow: str) -> None:
+    """A batch of one-page scripts that opens the database connections of every web and worker thread, so that the
+    batch measured next finds a warm stack, as in production; the bench stops if any of them fails."""
+    batch = run_batch(client, scripts, 1, flow)
+    if batch["failures"]:
+        raise SystemExit(f"the warm-up batch failed: {batch['failures'][0]}")
+
+
 def queue_waits(env: dict, since: datetime) -> dict[str, list[float]]:
     """Seconds each job of the batch waited between its message being published and a worker starting it, by type:
     how long work sat in the queue for want of a free worker process."""
-    import psycopg
-
-    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT job_type, EXTRACT(EPOCH FROM started_at - enqueued_at) FROM jobs_backgroundjob "
-            "WHERE created_at >= %s AND started_at IS NOT NULL AND enqueued_at IS NOT NULL",
-            [since],
-        ).fetchall()
+    rows = query(
+        env,
+        "SELECT job_type, EXTRACT(EPOCH FROM started_at - enqueued_at) FROM jobs_backgroundjob "
+        "WHERE created_at >= %s AND started_at IS NOT NULL AND enqueued_at IS NOT NULL",
+        [since],
+    )
     waits: dict[str, list[float]] = {}
     for job_type, wait in rows:
         waits.setdefault(job_type, []).append(max(0.0, float(wait)))

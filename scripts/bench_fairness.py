@@ -14,12 +14,12 @@ file: that is the web tier's capacity, not the fair share this case measures.)
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
+
+from bench_stack import ai_control, query
 
 TARGET_RATIO = 1.5
 
@@ -28,17 +28,14 @@ def b_jobs_queue_wait(env: dict, slug: str, since: float) -> tuple[str, str]:
     """B's jobs since ``since`` (epoch seconds): the seconds each waited between being published and a worker starting
     it, and the seconds each ran (its AI calls, their waits for the provider's slots, and its own work), reading /
     grading."""
-    import psycopg
-
-    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT j.job_type, EXTRACT(EPOCH FROM j.started_at - j.enqueued_at), "
-            "EXTRACT(EPOCH FROM j.completed_at - j.started_at) FROM jobs_backgroundjob j "
-            "JOIN organizations_organization o ON o.id = j.organization_id "
-            "WHERE o.slug = %s AND j.created_at >= to_timestamp(%s) ORDER BY j.created_at",
-            [slug, since],
-        ).fetchall()
+    rows = query(
+        env,
+        "SELECT j.job_type, EXTRACT(EPOCH FROM j.started_at - j.enqueued_at), "
+        "EXTRACT(EPOCH FROM j.completed_at - j.started_at) FROM jobs_backgroundjob j "
+        "JOIN organizations_organization o ON o.id = j.organization_id "
+        "WHERE o.slug = %s AND j.created_at >= to_timestamp(%s) ORDER BY j.created_at",
+        [slug, since],
+    )
     waits = {job_type: max(0.0, float(wait or 0)) for job_type, wait, _ in rows}
     runs = {job_type: float(ran or 0) for job_type, _, ran in rows}
     kinds = ("extraction", "grading")
@@ -47,22 +44,12 @@ def b_jobs_queue_wait(env: dict, slug: str, since: float) -> tuple[str, str]:
 
 def accepted_uploads(env: dict, slug: str, since: float) -> int:
     """How many reading jobs (one per accepted upload) the organization has had since ``since`` (epoch seconds)."""
-    import psycopg
-
-    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM jobs_backgroundjob j JOIN organizations_organization o ON o.id = j.organization_id "
-            "WHERE o.slug = %s AND j.job_type = 'extraction' AND j.created_at >= to_timestamp(%s)",
-            [slug, since],
-        ).fetchone()[0]
-
-
-def set_ai_latency(port: int, seconds: float) -> None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/_control/config", method="POST", data=json.dumps({"latency": seconds}).encode()
-    )
-    urllib.request.urlopen(request).read()  # noqa: S310 - the fake AI server on loopback
+    return query(
+        env,
+        "SELECT count(*) FROM jobs_backgroundjob j JOIN organizations_organization o ON o.id = j.organization_id "
+        "WHERE o.slug = %s AND j.job_type = 'extraction' AND j.created_at >= to_timestamp(%s)",
+        [slug, since],
+    )[0][0]
 
 
 def fairness_rows(
@@ -80,7 +67,7 @@ def fairness_rows(
 ) -> list[tuple[str, str]]:
     """Time B's one script idle, and under A's batch of ``scripts`` scripts: B uploads ``delay`` s after the last of
     A's uploads was accepted."""
-    set_ai_latency(ai_port, latency)
+    ai_control(ai_port, "config", {"latency": latency})
     idle = []
     for _ in range(idle_runs):
         run = run_batch(client_b, 1, pages, "one-step")

@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench_stack import BIN, PY, SHEET, Client, Stack, ai_control, ai_stats, memory_mb
+from bench_stack import BIN, PY, SHEET, Client, Stack, ai_control, ai_stats, memory_mb, query
 
 THROUGHPUT_TOLERANCE = 0.10
 MEMORY_TOLERANCE = 0.20
@@ -56,15 +56,12 @@ def start_workers(stack: Stack, env: dict, count: int, threads: int) -> list[sub
 
 def progress(env: dict, since: float) -> dict[str, int]:
     """Jobs of the run so far: grading completed (= scripts graded), and failed jobs of either kind."""
-    import psycopg
-
-    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT job_type, status, count(*) FROM jobs_backgroundjob WHERE created_at >= to_timestamp(%s) "
-            "GROUP BY job_type, status",
-            [since],
-        ).fetchall()
+    rows = query(
+        env,
+        "SELECT job_type, status, count(*) FROM jobs_backgroundjob WHERE created_at >= to_timestamp(%s) "
+        "GROUP BY job_type, status",
+        [since],
+    )
     counts = {f"{job_type} {status}": n for job_type, status, n in rows}
     return {
         "graded": counts.get("grading completed", 0),
@@ -79,20 +76,12 @@ def full_minutes(ok_by_minute: dict) -> list[int]:
     return [n for _, n in minutes[1:-1]]
 
 
-def run(
-    stack: Stack,
-    env: dict,
-    *,
-    scripts: int,
-    organizations: int,
-    cap: int,
-    workers: int,
-    threads: int,
-    upload_first: bool = False,
-    timeout: float = 3600,
-) -> list[tuple[str, str]]:
-    """``upload_first``: every script is uploaded before the workers start, so that the provider's cap, not the web
+def run(stack: Stack, env: dict, args, timeout: float = 3600) -> list[tuple[str, str]]:
+    """``args``: bench.py's options, --scaleout-* and --worker-concurrency (threads per AI worker). With
+    --scaleout-upload-first every script is uploaded before the workers start, so that the provider's cap, not the web
     tier's upload rate, bounds the throughput (on a loaded 2-core host the uploads were the limit)."""
+    scripts, organizations, cap = args.scaleout_scripts, args.scaleout_organizations, args.scaleout_cap
+    workers, threads, upload_first = args.scaleout_workers, args.worker_concurrency, args.scaleout_upload_first
     ai_control(stack.ai_port, "config", {"calls_per_minute": cap})
     orgs = create_organizations(env, organizations)
     worker_env = dict(env, AI_MAX_CALLS_PER_MINUTE=str(cap))

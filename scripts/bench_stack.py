@@ -76,6 +76,23 @@ class Stack:
                 self.procs.remove(p)
 
 
+def connect(env: dict, database: str | None = None, **options):
+    """A psycopg connection to the bench database (``env``'s DATABASE_URL), or to another ``database`` on its server.
+    psycopg takes postgresql:// URLs, where DATABASE_URL may say postgres://."""
+    import psycopg
+
+    url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    if database:
+        url = f"{url.rsplit('/', 1)[0]}/{database}"
+    return psycopg.connect(url, **options)
+
+
+def query(env: dict, sql: str, params: list) -> list[tuple]:
+    """The rows of one query against the bench database."""
+    with connect(env) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
 def prepare(args, database: str = "quizmarker_bench") -> dict:
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
@@ -83,10 +100,7 @@ def prepare(args, database: str = "quizmarker_bench") -> dict:
     env = devstack.prepare_environment()
     base = env["DATABASE_URL"].rsplit("/", 1)[0]
     env["DATABASE_URL"] = f"{base}/{database}"
-    import psycopg
-
-    admin = env["DATABASE_URL"].rsplit("/", 1)[0].replace("postgres://", "postgresql://", 1) + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with connect(env, database="postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {database}")
     env.update(

@@ -48,8 +48,6 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
     from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
-    import psycopg
-
     sys.path.insert(0, str(ROOT / "scripts"))
     import bench_stack as bench
 
@@ -61,10 +59,9 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
     outcomes: Counter = Counter()
     peak = {"connections": 0}
     done = threading.Event()
-    admin_url = env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
 
     def sample_connections() -> None:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
+        with bench.connect(env, autocommit=True) as conn:
             while not done.wait(0.5):
                 (n,) = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity"
@@ -134,9 +131,8 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
     finally:
         done.set()
         stack.stop()
-        server = admin_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {admin_url.rsplit('/', 1)[1]} WITH (FORCE)")
+        with bench.connect(env, database="postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {env['DATABASE_URL'].rsplit('/', 1)[1]} WITH (FORCE)")
     server_errors = sum(n for status, n in statuses.items() if status >= 500)
     rows = [
         ("load: 100 API clients", "clients", str(clients)),
