@@ -10,26 +10,7 @@
 Run it as a separate process with ``python -m tests.fakeopenai --port 8765``.
 """
 
-from .server import (
-    FAULTS,
-    KINDS,
-    MODELS,
-    SCRIPT_KINDS,
-    FakeOpenAI,
-    FakeOpenAIConfigError,
-    default_extraction,
-    grade_answer,
-    is_instruction_attempt,
-)
+from . import server
+from .server import *  # noqa: F403  (what the server module exports, listed once in its __all__)
 
-__all__ = [
-    "FAULTS",
-    "KINDS",
-    "MODELS",
-    "SCRIPT_KINDS",
-    "FakeOpenAI",
-    "FakeOpenAIConfigError",
-    "default_extraction",
-    "grade_answer",
-    "is_instruction_attempt",
-]
+__all__ = server.__all__

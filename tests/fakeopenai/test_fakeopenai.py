@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 import pydantic
@@ -118,6 +118,15 @@ def grading_messages(
     ]
 
 
+T = TypeVar("T", bound=pydantic.BaseModel)
+
+
+def parsed(client: openai.OpenAI, messages: list[ChatCompletionMessageParam], schema: type[T]) -> T | None:
+    """The reply to one structured-output request, parsed into ``schema``."""
+    completion = client.chat.completions.parse(model=MODEL, messages=messages, response_format=schema)
+    return completion.choices[0].message.parsed
+
+
 def control(fake: FakeOpenAI, method: str, action: str, body: object | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{fake.url}/_control/{action}", data=data, method=method)
@@ -167,25 +176,13 @@ def test_configured_extraction(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     }
     fake.configure(default_extraction=extraction)
 
-    page = (
-        client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
-        .choices[0]
-        .message.parsed
-    )
+    page = parsed(client, page_messages(), PageExtraction)
 
     assert page == PageExtraction.model_validate(extraction)
 
 
 def test_script_grading_scores_each_answer_and_flags_instructions(fake: FakeOpenAI, client: openai.OpenAI) -> None:
-    grading = (
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=ScriptGrading,
-        )
-        .choices[0]
-        .message.parsed
-    )
+    grading = parsed(client, grading_messages(ANSWERS), ScriptGrading)
 
     assert grading is not None
     by_number = {result.number: result for result in grading.results}
@@ -212,15 +209,7 @@ def test_script_grading_scores_each_answer_and_flags_instructions(fake: FakeOpen
 
 
 def test_question_grading_single_answer(client: openai.OpenAI) -> None:
-    result = (
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages([ANSWERS[0]]),
-            response_format=QuestionGrading,
-        )
-        .choices[0]
-        .message.parsed
-    )
+    result = parsed(client, grading_messages([ANSWERS[0]]), QuestionGrading)
 
     assert result is not None
     assert (
@@ -333,15 +322,7 @@ def test_length_fault_raises_length_finish_reason(fake: FakeOpenAI, client: open
 def test_invalid_output(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.script("any", [{"fault": "invalid"}, {"fault": "invalid"}])
 
-    grading = (
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=ScriptGrading,
-        )
-        .choices[0]
-        .message.parsed
-    )
+    grading = parsed(client, grading_messages(ANSWERS), ScriptGrading)
     assert grading is not None
     assert len(grading.results) == len(ANSWERS) - 1
     assert grading.results[0].score > grading.results[0].max_score
@@ -373,11 +354,7 @@ def test_scripted_json_is_returned_verbatim(fake: FakeOpenAI, client: openai.Ope
     payload = {"student_name": "A. N. Other", "standard": 9, "questions": []}
     fake.script("PageExtraction", [{"json": payload}])
 
-    page = (
-        client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
-        .choices[0]
-        .message.parsed
-    )
+    page = parsed(client, page_messages(), PageExtraction)
 
     assert page == PageExtraction.model_validate(payload)
     assert fake.requests()[-1]["scripted"] is True
@@ -392,8 +369,7 @@ def test_a_scripted_reply_with_when_answers_only_the_request_that_mentions_it(
     def read(text: str) -> PageExtraction:
         messages = page_messages()
         messages[1]["content"][0]["text"] = text  # type: ignore[index]
-        reply = client.chat.completions.parse(model=MODEL, messages=messages, response_format=PageExtraction)
-        return reply.choices[0].message.parsed
+        return parsed(client, messages, PageExtraction)
 
     assert read("Page 1 of the script:").student_name == default_extraction()["student_name"]
     assert read("Page 2 of the script:").student_name == "Second Page"
@@ -431,15 +407,7 @@ def test_concurrent_requests_overlap(fake: FakeOpenAI, client: openai.OpenAI) ->
 
     def grade(number: int) -> ScriptGrading | None:
         answers = [{**ANSWERS[0], "number": number}]
-        return (
-            client.chat.completions.parse(
-                model=MODEL,
-                messages=grading_messages(answers),
-                response_format=ScriptGrading,
-            )
-            .choices[0]
-            .message.parsed
-        )
+        return parsed(client, grading_messages(answers), ScriptGrading)
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=10) as pool:
