@@ -80,6 +80,11 @@ def scanned_pdf(lines: list[str], name: str = "scan.pdf"):
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
 
 
+def read_question(number: int, answer: str, legibility: float = 0.9) -> dict:
+    """One question of a page as the reader returns it (a PageExtraction's entry, for the fake provider to answer)."""
+    return {"number": number, "question": f"Question {number}?", "answer": answer, "legibility": legibility}
+
+
 def post_upload(client, *files, **fields):
     """POST /api/v1/upload through an API client; the response, whatever it is."""
     return client.post("/api/v1/upload", {"files": list(files), **fields}, format="multipart")

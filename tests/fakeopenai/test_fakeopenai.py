@@ -223,11 +223,7 @@ def test_question_grading_single_answer(client: openai.OpenAI) -> None:
 
 def test_unknown_schema_is_bad_request(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as excinfo:
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=EssayFeedback,
-        )
+        parsed(client, grading_messages(ANSWERS), EssayFeedback)
 
     assert excinfo.value.code == "invalid_json_schema"
     assert "EssayFeedback" in excinfo.value.message
@@ -247,11 +243,7 @@ def test_scripted_429_then_retry_honours_retry_after(fake: FakeOpenAI, client: o
     fake.configure(retry_after=0.3)
     fake.script("ScriptGrading", [{"fault": "429"}])
     with pytest.raises(openai.RateLimitError) as excinfo:
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=ScriptGrading,
-        )
+        parsed(client, grading_messages(ANSWERS), ScriptGrading)
     assert excinfo.value.response.headers["retry-after"] == "0.3"
     assert excinfo.value.type == "rate_limit_error"
 
@@ -272,13 +264,9 @@ def test_500_and_scripted_status(fake: FakeOpenAI, client: openai.OpenAI) -> Non
     fake.script("any", [{"fault": "500"}, {"status": 503, "message": "Overloaded"}])
 
     with pytest.raises(openai.InternalServerError) as first:
-        client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
+        parsed(client, page_messages(), PageExtraction)
     with pytest.raises(openai.InternalServerError) as second:
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=ScriptGrading,
-        )
+        parsed(client, grading_messages(ANSWERS), ScriptGrading)
 
     assert (first.value.status_code, second.value.status_code) == (500, 503)
     assert second.value.message.endswith("Overloaded")
@@ -303,11 +291,7 @@ def test_truncated_content_fails_validation(fake: FakeOpenAI, client: openai.Ope
 
     # finish_reason is "stop", so the client tries to parse the half JSON itself.
     with pytest.raises(pydantic.ValidationError) as excinfo:
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages(ANSWERS),
-            response_format=ScriptGrading,
-        )
+        parsed(client, grading_messages(ANSWERS), ScriptGrading)
 
     assert excinfo.value.errors()[0]["type"] == "json_invalid"
 
@@ -316,7 +300,7 @@ def test_length_fault_raises_length_finish_reason(fake: FakeOpenAI, client: open
     fake.script("PageExtraction", [{"fault": "length"}])
 
     with pytest.raises(openai.LengthFinishReasonError):
-        client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
+        parsed(client, page_messages(), PageExtraction)
 
 
 def test_invalid_output(fake: FakeOpenAI, client: openai.OpenAI) -> None:
@@ -328,22 +312,17 @@ def test_invalid_output(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     assert grading.results[0].score > grading.results[0].max_score
 
     with pytest.raises(pydantic.ValidationError) as excinfo:
-        client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)
+        parsed(client, page_messages(), PageExtraction)
     assert excinfo.value.errors()[0]["type"] == "missing"
 
 
 def test_refusal(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.script("QuestionGrading", [{"fault": "refusal"}])
 
-    message = (
-        client.chat.completions.parse(
-            model=MODEL,
-            messages=grading_messages([ANSWERS[0]]),
-            response_format=QuestionGrading,
-        )
-        .choices[0]
-        .message
+    completion = client.chat.completions.parse(
+        model=MODEL, messages=grading_messages([ANSWERS[0]]), response_format=QuestionGrading
     )
+    message = completion.choices[0].message
 
     assert message.refusal
     assert message.content is None
@@ -445,11 +424,7 @@ def test_seeded_random_faults_are_reproducible_via_http(fake: FakeOpenAI, client
     def run() -> list[str | None]:
         for _ in range(12):
             with contextlib.suppress(openai.RateLimitError, openai.InternalServerError):
-                client.chat.completions.parse(
-                    model=MODEL,
-                    messages=grading_messages([ANSWERS[0]]),
-                    response_format=QuestionGrading,
-                )
+                parsed(client, grading_messages([ANSWERS[0]]), QuestionGrading)
         return [entry["fault"] for entry in control(fake, "GET", "requests")["requests"]]
 
     config = {"fault_rates": {"429": 0.3, "500": 0.3}, "seed": 42, "retry_after": 0.1}

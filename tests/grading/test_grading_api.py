@@ -258,10 +258,15 @@ def hourly_rate(scope: str) -> int:
     return int(count)
 
 
-def test_uploads_are_throttled_at_their_hourly_rate_per_user(api, personas):
-    user = User.objects.create_user("burst@alpha.test", "pw-not-used-here")
+def new_member(api, personas, email: str):
+    """A new member of Alpha and their API client: nobody has spent any of this user's throttle allowance yet."""
+    user = User.objects.create_user(email, "pw-not-used-here")
     Membership.objects.create(user=user, organization=personas.alpha, role="member")
-    client = api(personas.alpha, user)
+    return user, api(personas.alpha, user)
+
+
+def test_uploads_are_throttled_at_their_hourly_rate_per_user(api, personas):
+    user, client = new_member(api, personas, "burst@alpha.test")
     for _ in range(hourly_rate("upload")):
         assert client.post("/api/v1/upload", {}, format="multipart").status_code == 400
     response = client.post("/api/v1/upload", {}, format="multipart")
@@ -276,9 +281,7 @@ def test_uploads_are_throttled_at_their_hourly_rate_per_user(api, personas):
 
 
 def test_grading_is_throttled_at_its_hourly_rate_per_user(api, personas):
-    user = User.objects.create_user("gradeburst@alpha.test", "pw-not-used-here")
-    Membership.objects.create(user=user, organization=personas.alpha, role="member")
-    client = api(personas.alpha, user)
+    _, client = new_member(api, personas, "gradeburst@alpha.test")
     for _ in range(hourly_rate("grade")):
         assert client.post("/api/v1/grade", {}, format="json").status_code == 400
     _error(client.post("/api/v1/grade", {}, format="json"), 429, "THROTTLED")

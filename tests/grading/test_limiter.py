@@ -24,21 +24,32 @@ def limiter(**options) -> ProviderLimiter:
     return ProviderLimiter(f"test-{uuid.uuid4().hex[:8]}", **options)
 
 
+class InFlight:
+    """Counts the threads inside it: ``now`` at the moment, ``max`` the most at once, ``done`` how many have left."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.max = self.done = 0
+
+    def __enter__(self):
+        with self.lock:
+            self.now += 1
+            self.max = max(self.max, self.now)
+
+    def __exit__(self, *exc_info):
+        with self.lock:
+            self.now -= 1
+            self.done += 1
+
+
 def test_no_more_calls_at_once_than_the_cap_and_every_call_gets_through():
     shared = limiter(max_concurrent=3)
-    lock = threading.Lock()
-    now = {"in": 0, "max": 0, "done": 0}
+    in_flight = InFlight()
     three_at_once = threading.Barrier(3, timeout=10)  # each call holds its slot until two others hold theirs
 
     def call():
-        with shared.slot():
-            with lock:
-                now["in"] += 1
-                now["max"] = max(now["max"], now["in"])
+        with shared.slot(), in_flight:
             three_at_once.wait()
-            with lock:
-                now["in"] -= 1
-                now["done"] += 1
 
     threads = [threading.Thread(target=call) for _ in range(12)]
     for t in threads:
@@ -46,7 +57,7 @@ def test_no_more_calls_at_once_than_the_cap_and_every_call_gets_through():
     for t in threads:
         t.join(10)
 
-    assert now == {"in": 0, "max": 3, "done": 12}
+    assert (in_flight.now, in_flight.max, in_flight.done) == (0, 3, 12)
 
 
 def test_waiters_are_served_in_turn_whatever_the_call():
@@ -582,19 +593,13 @@ def test_each_process_keeps_its_own_cap_when_redis_forgets_the_slots():
     shared = limiter(max_concurrent=2)
     client = redis.Redis.from_url(settings.REDIS_URL)
     release = threading.Event()
-    lock = threading.Lock()
-    now = {"in": 0, "max": 0}
+    in_flight = InFlight()
     holding = threading.Semaphore(0)
 
     def call():
-        with shared.slot():
-            with lock:
-                now["in"] += 1
-                now["max"] = max(now["max"], now["in"])
+        with shared.slot(), in_flight:
             holding.release()
             release.wait(10)
-            with lock:
-                now["in"] -= 1
 
     first = [threading.Thread(target=call) for _ in range(2)]
     for t in first:
@@ -609,4 +614,4 @@ def test_each_process_keeps_its_own_cap_when_redis_forgets_the_slots():
     assert holding.acquire(timeout=10)
     for t in [*first, third]:
         t.join(10)
-    assert now["max"] == 2
+    assert in_flight.max == 2

@@ -26,6 +26,7 @@ from tests.helpers import (
     assert_every_score_is_its_points,
     mail_dir,
     marks,
+    read_question,
     sheet,
     upload,
     wait_for_job,
@@ -183,10 +184,6 @@ def test_a_photographed_script_is_read_graded_and_emailed_with_the_openai_provid
 LONG_ANSWER = "Respect their choice, explain the risks calmly, record it and tell my supervisor about it today."
 
 
-def _question(number: int, answer: str, legibility: float) -> dict:
-    return {"number": number, "question": f"Question {number}?", "answer": answer, "legibility": legibility}
-
-
 def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_scoring_zero(
     celery_worker, live_db, personas, api, openai_server
 ):
@@ -194,10 +191,10 @@ def test_an_answer_the_reader_could_not_read_at_all_goes_to_a_person_instead_of_
         "student_name": "Pat Smudge",
         "standard": 3,
         "questions": [
-            _question(1, LONG_ANSWER, 0.9),
-            _question(2, "", 0.0),  # nothing could be read: not the same as a blank answer
-            _question(3, LONG_ANSWER, 0.1),  # read, but unsure of the words
-            _question(4, "", 0.9),  # clearly left blank
+            read_question(1, LONG_ANSWER, 0.9),
+            read_question(2, "", 0.0),  # nothing could be read: not the same as a blank answer
+            read_question(3, LONG_ANSWER, 0.1),  # read, but unsure of the words
+            read_question(4, "", 0.9),  # clearly left blank
         ],
     }
     openai_server.script("PageExtraction", [{"json": page}])
@@ -229,9 +226,9 @@ def test_several_learners_in_one_upload_are_graded_each_on_their_own_questions(
 ):
     short = "Ask them what they want."
     pages = [
-        {"student_name": "Jane Doe", "standard": 3, "questions": [_question(1, LONG_ANSWER, 0.9)]},
-        {"student_name": None, "standard": None, "questions": [_question(2, short, 0.9)]},
-        {"student_name": "Sam Lee", "standard": 3, "questions": [_question(1, short, 0.9), _question(2, "", 0.9)]},
+        {"student_name": "Jane Doe", "standard": 3, "questions": [read_question(1, LONG_ANSWER)]},
+        {"student_name": None, "standard": None, "questions": [read_question(2, short)]},
+        {"student_name": "Sam Lee", "standard": 3, "questions": [read_question(1, short), read_question(2, "")]},
     ]
     openai_server.script(  # pages are read concurrently: each reply goes to its own page
         "PageExtraction", [{"json": page, "when": f"Page {n} of"} for n, page in enumerate(pages, start=1)]

@@ -34,26 +34,21 @@ def graded(personas):
             graded_at=timezone.now(),
             provider="openai",
         )
-        first = QuestionResult.objects.create(
-            submission=submission,
-            number=1,
-            question_text=q1.text,
-            answer_text="It is a legal duty and means avoiding harm.",
-            max_score=q1.max_marks,
-            scheme_question=q1,
-            ai_score=Decimal("2"),
-        )
+        answers = [(q1, "It is a legal duty and means avoiding harm."), (q2, "Something.")]
+        first, _ = [
+            QuestionResult.objects.create(
+                submission=submission,
+                number=number,
+                question_text=question.text,
+                answer_text=answer,
+                max_score=question.max_marks,
+                scheme_question=question,
+                ai_score=Decimal("2"),
+            )
+            for number, (question, answer) in enumerate(answers, start=1)
+        ]
         for point, met in zip(q1.points.order_by("order"), AI_MET, strict=True):
             PointDecision.objects.create(question=first, point=point, ai_met=met, quote="legal duty" if met else "")
-        QuestionResult.objects.create(
-            submission=submission,
-            number=2,
-            question_text=q2.text,
-            answer_text="Something.",
-            max_score=q2.max_marks,
-            scheme_question=q2,
-            ai_score=Decimal("2"),
-        )
         submission.recompute_totals()
         submission.save()
         points = [p.pk for p in q1.points.order_by("order")]

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from grading.grouping import LEARNER_NOT_IDENTIFIED, NO_QUESTIONS_FOUND
 from grading.models import Submission
 from tests.grading.photo_sheets import blank_photo, not_a_quiz_photo, sheet_photo, upside_down_photo
-from tests.helpers import sheet, upload, wait_for_job
+from tests.helpers import read_question, sheet, upload, wait_for_job
 
 pytestmark = [pytest.mark.worker]
 
@@ -78,9 +78,7 @@ def test_three_learners_in_one_upload_are_three_submissions_each_with_only_its_o
         {
             "student_name": name,
             "standard": 3,
-            "questions": [
-                {"number": n, "question": f"Question {n}?", "answer": a, "legibility": 0.9} for n, a in answers.items()
-            ],
+            "questions": [read_question(n, a) for n, a in answers.items()],
         }
         for name, answers in [("Priya Shah", PRIYA), ("Tom Baker", TOM), ("Tom Baker", TOM_AGAIN)]
     ]
@@ -120,15 +118,11 @@ def test_a_page_whose_name_cannot_be_read_is_a_script_of_its_own_flagged_and_not
     named = {
         "student_name": "Priya Shah",
         "standard": 3,
-        "questions": [
-            {"number": n, "question": f"Question {n}?", "answer": a, "legibility": 0.9} for n, a in PRIYA.items()
-        ],
+        "questions": [read_question(n, a) for n, a in PRIYA.items()],
     }
     nameless = named | {
         "student_name": None,
-        "questions": [
-            {"number": n, "question": f"Question {n}?", "answer": a, "legibility": 0.9} for n, a in TOM.items()
-        ],
+        "questions": [read_question(n, a) for n, a in TOM.items()],
     }
     openai_server.script(
         "PageExtraction", [{"json": named, "when": "Page 1 of"}, {"json": nameless, "when": "Page 2 of"}]

@@ -16,6 +16,11 @@ def members_url(org, user_id=None):
     return f"/api/v1/organizations/{org.pk}/members" + (f"/{user_id}" if user_id else "")
 
 
+def set_role(client, org, member, role: str):
+    """PATCH /api/v1/organizations/<id>/members/<user_id>: give ``member`` the ``role`` in ``org``."""
+    return client.patch(members_url(org, member.pk), {"role": role}, format="json")
+
+
 def role_of(user, org):
     membership = Membership.objects.filter(user=user, organization=org).first()
     return membership.role if membership else None
@@ -120,36 +125,30 @@ def test_inviting_an_existing_member_or_a_bad_address_is_a_validation_error(api,
 
 
 def test_an_admin_changes_a_members_role(api, personas):
-    response = api(personas.alpha, personas.dana).patch(
-        members_url(personas.alpha, personas.bob.pk), {"role": "admin"}, format="json"
-    )
+    response = set_role(api(personas.alpha, personas.dana), personas.alpha, personas.bob, "admin")
     assert response.status_code == 200
     assert response.json()["data"]["role"] == "admin"
     assert role_of(personas.bob, personas.alpha) == Role.ADMIN
 
 
 def test_a_member_cannot_change_roles(api, personas):
-    response = api(personas.alpha, personas.bob).patch(
-        members_url(personas.alpha, personas.dana.pk), {"role": "member"}, format="json"
-    )
+    response = set_role(api(personas.alpha, personas.bob), personas.alpha, personas.dana, "member")
     assert response.status_code == 403
     assert role_of(personas.dana, personas.alpha) == Role.ADMIN
 
 
 def test_an_admin_cannot_demote_the_owner_or_make_owners(api, personas):
     client = api(personas.alpha, personas.dana)
-    response = client.patch(members_url(personas.alpha, personas.alice.pk), {"role": "member"}, format="json")
+    response = set_role(client, personas.alpha, personas.alice, "member")
     assert response.status_code == 403
-    response = client.patch(members_url(personas.alpha, personas.bob.pk), {"role": "owner"}, format="json")
+    response = set_role(client, personas.alpha, personas.bob, "owner")
     assert response.status_code == 403
     assert "Only an owner" in response.json()["error"]
     assert role_of(personas.alice, personas.alpha) == Role.OWNER
 
 
 def test_the_last_owner_cannot_be_demoted(api, personas):
-    response = api(personas.alpha, personas.alice).patch(
-        members_url(personas.alpha, personas.alice.pk), {"role": "admin"}, format="json"
-    )
+    response = set_role(api(personas.alpha, personas.alice), personas.alpha, personas.alice, "admin")
     assert response.status_code == 403
     assert "at least one owner" in response.json()["error"]
     assert role_of(personas.alice, personas.alpha) == Role.OWNER
@@ -157,19 +156,19 @@ def test_the_last_owner_cannot_be_demoted(api, personas):
 
 def test_an_owner_shares_ownership_then_may_step_down(api, personas):
     client = api(personas.alpha, personas.alice)
-    response = client.patch(members_url(personas.alpha, personas.dana.pk), {"role": "owner"}, format="json")
+    response = set_role(client, personas.alpha, personas.dana, "owner")
     assert response.status_code == 200
-    response = client.patch(members_url(personas.alpha, personas.alice.pk), {"role": "admin"}, format="json")
+    response = set_role(client, personas.alpha, personas.alice, "admin")
     assert response.status_code == 200
     assert (role_of(personas.alice, personas.alpha), role_of(personas.dana, personas.alpha)) == ("admin", "owner")
 
 
 def test_an_unknown_role_or_member_is_refused(api, personas):
     client = api(personas.alpha, personas.alice)
-    response = client.patch(members_url(personas.alpha, personas.bob.pk), {"role": "king"}, format="json")
+    response = set_role(client, personas.alpha, personas.bob, "king")
     assert response.status_code == 400
     assert response.json()["code"] == "VALIDATION_ERROR"
-    response = client.patch(members_url(personas.alpha, personas.charlie.pk), {"role": "admin"}, format="json")
+    response = set_role(client, personas.alpha, personas.charlie, "admin")
     assert response.status_code == 404
 
 

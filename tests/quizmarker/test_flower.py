@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import socket
 import sys
 import urllib.error
@@ -16,7 +15,7 @@ import psutil
 from dotenv import dotenv_values
 
 from tests.helpers import ROOT, wait_until
-from tests.quizmarker.test_supervise import lines_of, start_supervisor
+from tests.quizmarker.test_supervise import supervising
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import devstack  # noqa: E402  (scripts/devstack.py)
@@ -37,20 +36,19 @@ def status_of(url: str, credentials: str | None = None) -> int | None:
 
 def test_the_procfile_starts_flower_on_loopback_behind_basic_auth(tmp_path):
     line = next(row for row in (ROOT / "Procfile").read_text().splitlines() if row.startswith("flower:"))
-    (tmp_path / "Procfile").write_text(line + "\n")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    supervisor = start_supervisor(
-        tmp_path / "Procfile",
+    url = f"http://127.0.0.1:{port}/workers"
+    with supervising(
+        tmp_path,
+        line + "\n",
         FLOWER_PORT=str(port),
         FLOWER_BASIC_AUTH="ops:s3cret-for-the-test",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         PYTHONPATH=str(ROOT),  # the supervisor runs the line in the Procfile's folder, here tmp_path
-    )
-    lines, seen = lines_of(supervisor), []
-    url = f"http://127.0.0.1:{port}/workers"
-    try:
+    ) as (_, lines):
+        seen: list[str] = []
         try:
             wait_until(lambda: status_of(url) is not None, timeout=90, interval=0.5, what="Flower to answer")
         except AssertionError:
@@ -66,9 +64,6 @@ def test_the_procfile_starts_flower_on_loopback_behind_basic_auth(tmp_path):
             if c.status == psutil.CONN_LISTEN and c.laddr.port == port
         }
         assert listening == {"127.0.0.1"}, "Flower listens on loopback only"
-    finally:
-        supervisor.send_signal(signal.SIGINT)
-        supervisor.wait(timeout=40)
 
 
 def test_make_run_generates_flower_credentials_once_and_keeps_them_in_dot_env(tmp_path):

@@ -3,12 +3,14 @@ with a line saying so, the others keep running, and Ctrl-C (SIGINT) stops every 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.helpers import ROOT, wait_until
@@ -53,31 +55,43 @@ def start_supervisor(procfile: Path, **env: str) -> subprocess.Popen:
     )
 
 
-def test_a_line_that_sets_variables_before_its_command_runs_it_with_them(tmp_path):
-    # As the Procfile's web and worker lines do (DATABASE_POOL=false celery ...): sh cannot `exec NAME=value cmd`,
-    # which left make run's web server, worker and beat exiting with 127 on every restart.
-    (tmp_path / "Procfile").write_text("greeter: GREETING=hello${SUFFIX:-!} printenv GREETING\n")
-    supervisor = start_supervisor(tmp_path / "Procfile")
-    lines, seen = lines_of(supervisor), []
+@contextlib.contextmanager
+def supervising(folder: Path, procfile: str, **env: str) -> Iterator[tuple[subprocess.Popen, queue.Queue]]:
+    """The supervisor on a Procfile of these lines, written into ``folder``, and the queue of what it says. At the end
+    it gets Ctrl-C (SIGINT) if it still runs, and is killed if that does not stop it."""
+    (folder / "Procfile").write_text(procfile)
+    supervisor = start_supervisor(folder / "Procfile", **env)
     try:
+        yield supervisor, lines_of(supervisor)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGINT)
+            try:
+                supervisor.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                supervisor.kill()
+                supervisor.wait()
+
+
+def test_a_line_that_sets_variables_before_its_command_runs_it_with_them(tmp_path):
+    # As the Procfile's web and beat lines do (DATABASE_POOL=false celery ...): sh cannot `exec NAME=value cmd`,
+    # which left make run's web server, worker and beat exiting with 127 on every restart.
+    with supervising(tmp_path, "greeter: GREETING=hello${SUFFIX:-!} printenv GREETING\n") as (_, lines):
+        seen: list[str] = []
         wait_for(lines, "greeter    | hello!", seen)
         said = wait_for(lines, "greeter exited with code", seen)
         assert "exited with code 0" in said, seen
-    finally:
-        supervisor.send_signal(signal.SIGINT)
-        supervisor.wait(timeout=30)
 
 
 def test_a_process_that_exits_is_restarted_and_ctrl_c_stops_everything(tmp_path):
     pids = tmp_path / "steady.pid"
-    (tmp_path / "Procfile").write_text(
+    procfile = (
         "# a comment\n"
         "flaky: echo flaky run; exit 3\n"
         f"steady: sh -c 'echo $$ > {pids}; echo steady up; while true; do sleep 1; done'\n"
     )
-    supervisor = start_supervisor(tmp_path / "Procfile")
-    lines, seen = lines_of(supervisor), []
-    try:
+    with supervising(tmp_path, procfile) as (supervisor, lines):
+        seen: list[str] = []
         wait_for(lines, "steady up", seen)
         said = wait_for(lines, "flaky exited with code 3", seen)
         assert "restarting it in 1 s" in said, said
@@ -92,6 +106,3 @@ def test_a_process_that_exits_is_restarted_and_ctrl_c_stops_everything(tmp_path)
         wait_for(lines, "all stopped", seen)
         wait_until(lambda: not alive(steady_pid), timeout=10, what="Ctrl-C to stop the steady process too")
         assert sum("steady" in line and "started" in line for line in seen) == 1
-    finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
