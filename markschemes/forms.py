@@ -9,9 +9,11 @@ services' decision alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django import forms
 
+from markschemes.models import MarkScheme
 from markschemes.services import SchemeError, marks_text
 
 EXTRA_QUESTIONS = 2
@@ -167,6 +169,18 @@ class SchemeEditor:
             "title": self.scheme.cleaned_data["title"],
             "questions": [question for _, question in self._kept],
         }
+
+    def save(self, save: Callable[[dict], MarkScheme]) -> MarkScheme | None:
+        """``save(data)`` with the form's data; None when the form could not be read or the services refused the data
+        (their error is then shown beside the field it names)."""
+        data = self.data()
+        if data is None:
+            return None
+        try:
+            return save(data)
+        except SchemeError as error:
+            self.show(error)
+            return None
 
     def show(self, error: SchemeError) -> None:
         """Put the services' error beside the field it names (or above the form when it names no one field)."""

@@ -107,18 +107,11 @@ def scheme_create(request):
         initial = {"subject": int(subject)} if subject.isdigit() else initial
         return _editor_page(request, SchemeEditor(initial=initial), None)
     editor = SchemeEditor(request.POST)
-    data = editor.data()
-    if data is not None:
-        try:
-            scheme = create_draft(data, created_by=request.user.email)
-        except SchemeError as error:
-            editor.show(error)
-        else:
-            messages.success(
-                request, f"“{scheme.title}” is saved as a draft. Publish it when it is ready to mark with."
-            )
-            return redirect("markschemes:detail", scheme.pk)
-    return _editor_page(request, editor, None, status=400)
+    scheme = editor.save(lambda data: create_draft(data, created_by=request.user.email))
+    if scheme is None:
+        return _editor_page(request, editor, None, status=400)
+    messages.success(request, f"“{scheme.title}” is saved as a draft. Publish it when it is ready to mark with.")
+    return redirect("markschemes:detail", scheme.pk)
 
 
 @login_required
@@ -133,23 +126,18 @@ def scheme_edit(request, scheme_id: int):
     if request.method != "POST":
         return _editor_page(request, SchemeEditor(initial=scheme_data(scheme), fixed_standard=fixed_standard), scheme)
     editor = SchemeEditor(request.POST, initial=scheme_data(scheme), fixed_standard=fixed_standard)
-    data = editor.data()
-    if data is not None:
-        try:
-            saved = update_draft(scheme, data, by=request.user.email)
-        except SchemeError as error:
-            editor.show(error)
-        else:
-            if saved.pk == scheme.pk:
-                messages.success(request, "The draft is saved.")
-            else:
-                messages.success(
-                    request,
-                    f"Saved as version {saved.version}, a draft. Version {scheme.version} is unchanged and still "
-                    "marks until you publish this one.",
-                )
-            return redirect("markschemes:detail", saved.pk)
-    return _editor_page(request, editor, scheme, status=400)
+    saved = editor.save(lambda data: update_draft(scheme, data, by=request.user.email))
+    if saved is None:
+        return _editor_page(request, editor, scheme, status=400)
+    if saved.pk == scheme.pk:
+        messages.success(request, "The draft is saved.")
+    else:
+        messages.success(
+            request,
+            f"Saved as version {saved.version}, a draft. Version {scheme.version} is unchanged and still "
+            "marks until you publish this one.",
+        )
+    return redirect("markschemes:detail", saved.pk)
 
 
 @login_required

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -85,9 +84,7 @@ def submission_detail(request, submission_id):
 @login_required
 def override(request, submission_id, number: int):
     submission = get_submission(submission_id)
-    question = submission.questions.filter(number=number).first()
-    if question is None:
-        raise Http404("The submission has no such question.")
+    question = get_object_or_404(submission.questions, number=number)
     points = ticked_points(request, question)
     form = OverrideForm(
         request.POST,

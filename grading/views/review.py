@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import Throttled
 
@@ -128,9 +128,7 @@ def review(request, submission_id):
 def page_image(request, submission_id, number: int):
     """A page image, for the organization's members only: read from the default storage, never a public URL."""
     submission = get_submission(submission_id)
-    page = submission.pages.filter(number=number).first()
-    if page is None:
-        raise Http404("No such page.")
+    page = get_object_or_404(submission.pages, number=number)
     schema = request.organization.schema_name
     if not page.file.startswith((f"{UPLOAD_ROOT}/{schema}/", f"{PAGES_ROOT}/{schema}/")) or ".." in page.file:
         raise Http404("No such page.")
