@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench_stack import BIN, PY, SHEET, Client, Stack, ai_control, ai_stats, memory_mb, query
+from bench_stack import BIN, EVERY_QUEUE, PY, SHEET, Client, Stack, ai_control, ai_stats, memory_mb, query
 
 THROUGHPUT_TOLERANCE = 0.10
 MEMORY_TOLERANCE = 0.20
@@ -48,7 +48,7 @@ def start_workers(stack: Stack, env: dict, count: int, threads: int) -> list[sub
     """AI workers as the Procfile's ai-worker runs them (threads, the default queue), named ai1@host1, ai2@host2..."""
     workers = []
     for n in range(1, count + 1):
-        command = [str(BIN / "celery"), "-A", "quizmarker", "worker", "-Q", "high,default,low", "--pool", "threads"]
+        command = [str(BIN / "celery"), "-A", "quizmarker", "worker", "-Q", EVERY_QUEUE, "--pool", "threads"]
         command += ["--concurrency", str(threads), "-n", f"ai{n}@host{n}", "--without-gossip", "--without-mingle"]
         workers.append(stack.spawn(f"scaleout-ai{n}", [*command, "-l", "warning"], env))
     return workers

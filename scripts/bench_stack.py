@@ -23,6 +23,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import devstack  # noqa: E402
 
+from quizmarker.queues import ALL  # noqa: E402
+
+EVERY_QUEUE = ",".join(ALL)  # a bench worker takes every queue's tasks
+
 PY = sys.executable
 BIN = Path(PY).parent
 SHEET = ROOT / "tests" / "fixtures" / "sheets" / "s05_std05_dkg_p1.png"
@@ -262,7 +266,7 @@ def start_worker(stack: Stack, env: dict, mode: str, pool: str = "threads", thre
             "quizmarker",
             "worker",
             "-Q",
-            "high,default,low",
+            EVERY_QUEUE,
             "--concurrency",
             concurrency,
             "--pool",

@@ -108,7 +108,7 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
                 "quizmarker",
                 "worker",
                 "-Q",
-                "high,default,low",
+                bench.EVERY_QUEUE,
                 "--pool",
                 "threads",
                 "--concurrency",
