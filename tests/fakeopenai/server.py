@@ -43,9 +43,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -280,6 +281,30 @@ def _validate_extraction(value: object) -> dict[str, Any]:
     return copy.deepcopy(dict(value))
 
 
+def _validate_seed(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FakeOpenAIConfigError(f"seed must be an integer, got {value!r}")
+    return value
+
+
+def _validate_calls_per_minute(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FakeOpenAIConfigError(f"calls_per_minute must be a whole number, 0 for no cap; got {value!r}")
+    return value
+
+
+# Every key configure() accepts, and the check that turns its value into the config's (or says what is wrong).
+_CONFIG_CHECKS: dict[str, Callable[[object], Any]] = {
+    "latency": partial(_number, "latency"),
+    "fault_rates": _validate_fault_rates,
+    "seed": _validate_seed,
+    "retry_after": partial(_number, "retry_after"),
+    "hang_seconds": partial(_number, "hang_seconds"),
+    "default_extraction": _validate_extraction,
+    "calls_per_minute": _validate_calls_per_minute,
+}
+
+
 def _parse_script_entry(entry: object) -> _Plan:
     if not isinstance(entry, Mapping):
         raise FakeOpenAIConfigError(f"script response must be an object, got {entry!r}")
@@ -337,38 +362,10 @@ class _State:
         self.gate.set()
 
     def configure(self, updates: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = set(updates) - {
-            "latency",
-            "fault_rates",
-            "seed",
-            "retry_after",
-            "hang_seconds",
-            "default_extraction",
-            "calls_per_minute",
-        }
+        unknown = set(updates) - set(_CONFIG_CHECKS)
         if unknown:
             raise FakeOpenAIConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        changes: dict[str, Any] = {}
-        if "latency" in updates:
-            changes["latency"] = _number("latency", updates["latency"])
-        if "fault_rates" in updates:
-            changes["fault_rates"] = _validate_fault_rates(updates["fault_rates"])
-        if "seed" in updates:
-            seed = updates["seed"]
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise FakeOpenAIConfigError(f"seed must be an integer, got {seed!r}")
-            changes["seed"] = seed
-        if "retry_after" in updates:
-            changes["retry_after"] = _number("retry_after", updates["retry_after"])
-        if "hang_seconds" in updates:
-            changes["hang_seconds"] = _number("hang_seconds", updates["hang_seconds"])
-        if "default_extraction" in updates:
-            changes["default_extraction"] = _validate_extraction(updates["default_extraction"])
-        if "calls_per_minute" in updates:
-            cap = updates["calls_per_minute"]
-            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-                raise FakeOpenAIConfigError(f"calls_per_minute must be a whole number, 0 for no cap; got {cap!r}")
-            changes["calls_per_minute"] = cap
+        changes = {key: check(updates[key]) for key, check in _CONFIG_CHECKS.items() if key in updates}
         with self._lock:
             for key, value in changes.items():
                 setattr(self._config, key, value)

@@ -443,6 +443,18 @@ def test_seeded_random_faults_are_reproducible_via_http(fake: FakeOpenAI, client
 def test_control_input_is_validated(fake: FakeOpenAI) -> None:
     with pytest.raises(FakeOpenAIConfigError):
         fake.configure(fault_rates={"teapot": 0.5})
+    before = fake.config()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        control(fake, "POST", "config", {"colour": "blue"})
+    assert (refused.value.code, json.loads(refused.value.read())["error"]["message"]) == (
+        400,
+        "unknown config keys: colour",
+    )
+    with pytest.raises(FakeOpenAIConfigError, match="^latency must be a number, got 'slow'$"):
+        fake.configure(latency="slow")
+    with pytest.raises(FakeOpenAIConfigError, match="^seed must be an integer, got '42'$"):
+        fake.configure(latency=2.0, seed="42")
+    assert fake.config() == before, "a refused update changes nothing, not even its valid keys"
     with pytest.raises(FakeOpenAIConfigError):
         fake.script("Essay", [{"fault": "429"}])
     with pytest.raises(urllib.error.HTTPError) as excinfo:
