@@ -135,12 +135,9 @@ def test_an_organization_that_arrives_later_gets_the_next_free_slot_not_the_back
         caller.start()
         assert caller.holding.wait(10)
     queued = [_Caller(shared, "org-a", order, hold=False, **options) for _ in range(3)]  # ...and has three more waiting
-    for count, caller in enumerate(queued, start=1):
-        caller.start()
-        waiting(shared, count)
+    _queued(shared, *queued)
     latecomer = _Caller(shared, "org-b", order, hold=False, **options)
-    latecomer.start()
-    waiting(shared, 4)
+    _queued(shared, latecomer, already=3)
 
     busy[0].done.set()  # one of A's slots comes free
     for caller in [*queued, latecomer]:
@@ -160,13 +157,10 @@ def test_an_organization_alone_gets_every_slot_and_two_busy_ones_share_them_even
     assert holders(shared) == {"org-a": 4}, "alone, A holds every slot"
     a_more = [_Caller(shared, "org-a") for _ in range(4)]
     b_all = [_Caller(shared, "org-b") for _ in range(4)]
-    for count, caller in enumerate([*a_more, *b_all], start=1):
-        caller.start()
-        waiting(shared, count)
+    _queued(shared, *a_more, *b_all)
 
     for caller in a_first:  # A's first calls end one by one; each freed slot goes to whoever holds fewer
-        caller.done.set()
-        caller.join(10)
+        _finish(caller)
         wait_until(lambda: sum(holders(shared).values()) == 4, what="the freed slot to be taken")
     assert holders(shared) == {"org-a": 2, "org-b": 2}
 
@@ -185,14 +179,26 @@ def _holding(*callers: _Caller) -> None:
         assert caller.holding.wait(10)
 
 
+def _queued(shared: ProviderLimiter, *callers: _Caller, already: int = 0) -> None:
+    """Start each caller once the one before waits in the queue (behind ``already`` others), so they queue in order."""
+    for count, caller in enumerate(callers, start=already + 1):
+        caller.start()
+        waiting(shared, count)
+
+
+def _finish(*callers: _Caller) -> None:
+    """End each caller's call in turn, waiting for its thread."""
+    for caller in callers:
+        caller.done.set()
+        caller.join(10)
+
+
 def test_a_slot_given_back_by_an_organization_below_its_share_is_kept_for_its_next_call():
     shared = limiter(max_concurrent=2, handover=5)
     a_busy, b_reading = _Caller(shared, "org-a"), _Caller(shared, "org-b")
     _holding(a_busy, b_reading)
     a_queued = [_Caller(shared, "org-a") for _ in range(2)]
-    for count, caller in enumerate(a_queued, start=1):
-        caller.start()
-        waiting(shared, count)
+    _queued(shared, *a_queued)
 
     b_reading.done.set()  # B's reading ends; its grading asks a moment later
     b_reading.join(10)
@@ -205,9 +211,7 @@ def test_a_slot_given_back_by_an_organization_below_its_share_is_kept_for_its_ne
     assert holders(shared) == {"org-a": 1, "org-b": 1}
     assert redis.Redis.from_url(settings.REDIS_URL).zcard(shared.queue_key) == 2, "A's two still wait their turn"
 
-    for caller in [a_busy, *a_queued, b_grading]:
-        caller.done.set()
-        caller.join(10)
+    _finish(a_busy, *a_queued, b_grading)
     assert holders(shared) == {}, "nothing is kept when nobody else waits"
 
 
@@ -217,8 +221,7 @@ def test_a_kept_slot_goes_back_to_everyone_when_its_organization_does_not_call_a
     a_busy, b_last = _Caller(shared, "org-a"), _Caller(shared, "org-b")
     _holding(a_busy, b_last)
     a_next = _Caller(shared, "org-a")
-    a_next.start()
-    waiting(shared, 1)
+    _queued(shared, a_next)
 
     started = time.monotonic()
     b_last.done.set()  # B's last call: B has nothing more to ask
@@ -226,9 +229,7 @@ def test_a_kept_slot_goes_back_to_everyone_when_its_organization_does_not_call_a
     assert a_next.holding.wait(5), "A's waiter got the slot once B's hold expired"
     assert 0.4 <= time.monotonic() - started < 3
     assert holders(shared) == {"org-a": 2}, "alone again, A holds every slot"
-    for caller in (a_busy, a_next):
-        caller.done.set()
-        caller.join(10)
+    _finish(a_busy, a_next)
 
 
 def test_an_organization_alone_keeps_no_slot_and_a_busy_one_none_past_its_share():
@@ -237,20 +238,16 @@ def test_an_organization_alone_keeps_no_slot_and_a_busy_one_none_past_its_share(
     a_first = [_Caller(shared, "org-a") for _ in range(2)]
     _holding(*a_first)
     a_next = _Caller(shared, "org-a")
-    a_next.start()
-    waiting(shared, 1)
+    _queued(shared, a_next)
     a_first[0].done.set()
     assert a_next.holding.wait(5)
-    for caller in (a_first[1], a_next):
-        caller.done.set()
-        caller.join(10)
+    _finish(a_first[1], a_next)
     assert holders(shared) == {}
     # A holds both slots while B waits: A is past its share (one of two), so a slot A gives back goes to B.
     a_both = [_Caller(shared, "org-a") for _ in range(2)]
     _holding(*a_both)
     b_waiting = _Caller(shared, "org-b")
-    b_waiting.start()
-    waiting(shared, 1)
+    _queued(shared, b_waiting)
     a_both[0].done.set()
     assert b_waiting.holding.wait(5), "B got A's slot"
     a_both[0].join(10)
@@ -272,9 +269,7 @@ def test_a_high_priority_call_goes_before_its_organizations_others_but_not_befor
         _Caller(shared, "org-b", order, label="B normal"),
         _Caller(shared, "org-a", order, high=True, label="A high"),
     ]
-    for count, caller in enumerate(queued, start=1):
-        caller.start()
-        waiting(shared, count)
+    _queued(shared, *queued)
 
     a_busy.done.set()  # A's slot comes free: A's turn, and its high-priority call goes first
     wait_until(lambda: len(order) == 1, what="the freed slot to be taken")
@@ -427,8 +422,7 @@ def test_a_host_whose_clock_is_slow_does_not_jump_the_queue(monkeypatch):
     slow = threading.Thread(target=call, args=("asked second, clock 15 minutes slow",))
     monkeypatch.setattr(limiter_module, "time", _SkewedClock(-900, thread=slow))
     with shared.slot():
-        first.start()
-        waiting(shared, 1)
+        _queued(shared, first)
         slow.start()
         waiting(shared, 2)
     for waiter in (first, slow):
