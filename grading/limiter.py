@@ -163,6 +163,10 @@ _RELEASE = (
 local slots, queue, wake_prefix = KEYS[1], KEYS[2], ARGV[2]
 local limit, stale, handover = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local token = ARGV[1]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+-- A kept slot that has expired (or a dead holder's) must not count as taken when choosing whom to wake below.
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now - stale)
 if redis.call('ZREM', slots, token) == 1 and handover > 0 and not is_hold(token) then
   local share = share_of(token)
   local held, active, shares = 0, {}, 0
@@ -179,8 +183,6 @@ if redis.call('ZREM', slots, token) == 1 and handover > 0 and not is_hold(token)
   end
   if not active[share] then shares = shares + 1 end
   if others_waiting and not own_waiting and held * shares < limit then
-    local clock = redis.call('TIME')
-    local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
     redis.call('ZADD', slots, now - stale + handover, 'hold-' .. token)
   end
 end
@@ -190,6 +192,21 @@ for _, waiter in ipairs(choose(slots, queue, limit - redis.call('ZCARD', slots))
 end
 """
 )
+
+# Each share's slots now, after dropping the expired ones (a dead holder's, a kept slot past its moment).
+_HOLDERS = """
+local clock = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(clock[1]) + tonumber(clock[2]) / 1000000 - tonumber(ARGV[1]))
+local counts, order = {}, {}
+for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local share = string.match(holder, '^[^:]*:(.*)$') or ''
+  if not counts[share] then counts[share] = 0; order[#order + 1] = share end
+  counts[share] = counts[share] + 1
+end
+local result = {}
+for _, share in ipairs(order) do result[#result + 1] = {share, counts[share]} end
+return result
+"""
 
 # Within an organization, first come, first served, whatever the call. Giving grading calls a head start finished
 # single scripts sooner but a batch later: each grading that jumped the queue pushed the last pages back, and their
@@ -362,6 +379,11 @@ class ProviderLimiter:
                     ) from exc
                 logger.info("Limiter unavailable; waiting up to %.0f s for it: %s", left, exc)
                 time.sleep(min(1.0, left))
+
+    def holders(self) -> dict[str, int]:
+        """How many slots each share holds now, a kept slot counting as its share's; expired ones are dropped first
+        (for dashboards and tests: nothing waits on this)."""
+        return {share.decode(): count for share, count in _redis().eval(_HOLDERS, 1, self.slots_key, self.stale_after)}
 
     def _release(self, token: str) -> None:
         with contextlib.suppress(redis.RedisError):  # else the slot expires after stale_after seconds

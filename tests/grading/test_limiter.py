@@ -115,13 +115,8 @@ class _Caller(threading.Thread):
 
 
 def holders(shared: ProviderLimiter) -> dict[str, int]:
-    """How many slots each organization holds now, as Redis records them."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    counts: dict[str, int] = {}
-    for token in client.zrange(shared.slots_key, 0, -1):
-        organization = token.decode().split(":", 1)[1]
-        counts[organization] = counts.get(organization, 0) + 1
-    return counts
+    """How many slots each organization holds now, as the limiter counts them in Redis."""
+    return shared.holders()
 
 
 @pytest.mark.parametrize("where", ["each in its own process", "all threads of one worker process"])
@@ -230,6 +225,32 @@ def test_a_kept_slot_goes_back_to_everyone_when_its_organization_does_not_call_a
     assert 0.4 <= time.monotonic() - started < 3
     assert holders(shared) == {"org-a": 2}, "alone again, A holds every slot"
     _finish(a_busy, a_next)
+
+
+def test_a_slot_freed_after_a_kept_slot_expired_wakes_a_waiter_for_each_free_slot(monkeypatch):
+    # Waiters look again only after RECHECK_SECONDS: long here, so a waiter holds a slot early only if it was woken.
+    monkeypatch.setattr(limiter_module, "RECHECK_SECONDS", 30)
+    shared = limiter(max_concurrent=2, handover=0.2)
+    a_last, b_first = _Caller(shared, "org-a", handover=0.2), _Caller(shared, "org-b")
+    _holding(a_last, b_first)
+    b_queued = [_Caller(shared, "org-b") for _ in range(2)]
+    for count, caller in enumerate(b_queued, start=1):
+        caller.start()
+        waiting(shared, count)
+    a_last.done.set()  # A (below its share, none of its own waiting, B waiting) gives back: the slot is kept for A
+    a_last.join(10)
+    time.sleep(0.5)  # ... and expires unused
+    assert not any(caller.holding.is_set() for caller in b_queued), "nobody looked again meanwhile"
+
+    b_first.done.set()  # two slots are free now: both of B's waiters are woken, not one
+    # Woken, both hold within a moment; one not woken would look again only when its wait timed out (seconds).
+    woken_by = time.monotonic() + 1.0
+    assert all(caller.holding.wait(max(0.0, woken_by - time.monotonic())) for caller in b_queued), "one woken"
+    assert holders(shared) == {"org-b": 2}
+    for caller in b_queued:
+        caller.done.set()
+        caller.join(10)
+    assert holders(shared) == {}
 
 
 def test_an_organization_alone_keeps_no_slot_and_a_busy_one_none_past_its_share():
