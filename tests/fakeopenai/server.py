@@ -1040,9 +1040,11 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = _error_reply(error)
             entry["status"] = reply.status
             state.record(entry)
-            if not state.gate.is_set():  # held (FakeOpenAI.hold): recorded and in flight, not answered yet
-                state.gate.wait(settings.hang_seconds)
             self._pause(settings.latency)
+            # Held (FakeOpenAI.hold): recorded and in flight, not answered yet. Checked after the latency, so that a
+            # request already waiting out its latency when hold() is called is held too, not answered a moment later.
+            if not state.gate.is_set():
+                state.gate.wait(settings.hang_seconds)
             if reply.status is None:
                 self._pause(settings.hang_seconds)
                 self.close_connection = True

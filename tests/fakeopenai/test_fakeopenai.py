@@ -381,6 +381,24 @@ def test_held_answers_wait_for_release_while_counted_in_flight(fake: FakeOpenAI,
     client.chat.completions.parse(model=MODEL, messages=page_messages(), response_format=PageExtraction)  # reset
 
 
+def test_a_request_already_in_its_latency_when_hold_is_called_is_held_too(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.configure(latency=0.5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reply = pool.submit(
+            client.chat.completions.parse, model=MODEL, messages=page_messages(), response_format=PageExtraction
+        )
+        deadline = time.monotonic() + 10
+        while fake.stats()["in_flight"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fake.hold()  # the request is waiting out its 0.5 s latency
+        time.sleep(1.0)
+        assert fake.stats()["in_flight"] == 1 and not reply.done(), "held, not answered after its latency"
+        fake.release()
+        assert reply.result(timeout=10).choices[0].message.parsed.student_name == default_extraction()["student_name"]
+
+
 def test_concurrent_requests_overlap(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.configure(latency=0.5)
 
