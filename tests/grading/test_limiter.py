@@ -455,15 +455,16 @@ def test_a_host_whose_clock_is_slow_does_not_jump_the_queue(monkeypatch):
 def test_a_retry_after_is_kept_by_redis_not_by_the_hosts_clock(monkeypatch):
     shared = limiter(max_concurrent=5)
     monkeypatch.setattr(limiter_module, "time", _SkewedClock(3600))  # the host that got the 429 is an hour fast
-    shared.pause(0.5)
+    shared.pause(1.0)
     monkeypatch.setattr(limiter_module, "time", time)
     client = redis.Redis.from_url(settings.REDIS_URL)
-    assert 0 < client.pttl(shared.pause_key) <= 500
+    left = client.pttl(shared.pause_key) / 1000  # what is left of it now (a loaded host is slow to get here)
+    assert 0.3 < left <= 1.0
 
     started = time.monotonic()
     with limiter_like(shared, max_concurrent=5).slot():
         waited = time.monotonic() - started
-    assert waited >= 0.45, "the pause held the next caller back (for as long as Redis keeps it: see the TTL above)"
+    assert waited >= left - 0.02, "the pause held the next caller back for as long as Redis keeps it"
 
 
 class _LosesTheFirstAnswer(redis.Redis):
