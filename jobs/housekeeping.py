@@ -50,8 +50,8 @@ def sweep_queued_jobs() -> int:
     queued = BackgroundJob.objects.filter(status=JobStatus.QUEUED)
     count = 0
     if forgot_since is not None:  # the broker restarted empty: what was published to it before is gone
-        started = datetime.fromtimestamp(forgot_since, tz=UTC)
-        forgotten = queued.filter(enqueued_at__isnull=False, enqueued_at__lt=started).order_by("created_at")
+        cutoff = datetime.fromtimestamp(forgot_since, tz=UTC)
+        forgotten = queued.filter(enqueued_at__isnull=False, enqueued_at__lt=cutoff).order_by("created_at")
         for job_id, not_before in forgotten.values_list("pk", "not_before"):
             wait = (not_before - now).total_seconds() if not_before else None  # a retry keeps its backoff
             if publish(job_id, countdown=wait if wait and wait > 0 else None):

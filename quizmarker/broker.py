@@ -125,21 +125,27 @@ def require_broker() -> None:
 # --- Did the broker lose its messages? --------------------------------------------------------------------------------
 
 MEMORY_KEY = "quizmarker:broker-memory"  # (under the broker's global key prefix)
+START_MARGIN_SECONDS = 2.0
 
 
 def broker_forgot_since() -> float | None:
-    """When the broker last started (a Unix time), if it has lost what it held since anyone last asked: restarted
-    without persistence, or failed over to an empty server. None if it remembers (a key this sets is still there).
+    """If the broker has lost what it held since anyone last asked (restarted without persistence, or failed over to
+    an empty server): the time (a Unix time, by the broker's clock) before which a message may have been lost. None if
+    it remembers (a key this sets is still there).
 
-    Only messages published before that start can have been lost with it, so that is what the caller republishes.
-    (A FLUSHALL without a restart is not seen here; the sweeper's 30-minute rule catches what it lost.)
-    Raises redis.RedisError while the broker is down."""
+    That time is the broker's start plus START_MARGIN_SECONDS: its uptime is counted in whole seconds and the hosts
+    that stamp the jobs' enqueue times keep clocks of their own, so a cut-off at the start itself could miss a message
+    published a moment before the restart (its job would then wait 30 minutes for the sweeper's last rule).
+    Publishing again a job whose message did survive is harmless: the job belongs to its newest message, and a worker
+    drops the older one. (A FLUSHALL without a restart is not seen here; the sweeper's 30-minute rule catches what it
+    lost.) Raises redis.RedisError while the broker is down."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=2)
     try:
         if not client.set(f"{options.get('global_keyprefix', '')}{MEMORY_KEY}", int(time.time()), nx=True):
             return None
         seconds, micros = client.time()
-        return seconds + micros / 1_000_000 - int(client.info("server")["uptime_in_seconds"]) - 1
+        started = seconds + micros / 1_000_000 - int(client.info("server")["uptime_in_seconds"])
+        return started + START_MARGIN_SECONDS
     finally:
         client.close()

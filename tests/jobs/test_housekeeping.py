@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs.housekeeping import (
+    REQUEUED_FORGOTTEN,
     cleanup_expired_jobs,
     reap_stuck_jobs,
     remove_orphaned_uploads,
@@ -20,6 +21,7 @@ from jobs.housekeeping import (
 )
 from jobs.models import BackgroundJob, JobEvent
 from jobs.running import limit_text
+from tests.reliability.support import PrivateRedis, broker_at, forget_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +76,26 @@ def test_the_sweeper_republishes_a_message_lost_long_ago(make_job, broker_queue)
     job.refresh_from_db()
     assert job.celery_task_id != "vanished" and job.enqueued_at > ago(minutes=1)
     assert broker_queue.task_ids() == [job.celery_task_id]
+
+
+def test_a_message_published_a_moment_before_the_broker_restarted_empty_is_published_again(make_job, tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        with broker_at(server.url):
+            sweep_queued_jobs()  # the sweeper has met this broker: it remembers from now on
+            server.stop()
+            job = make_job(celery_task_id="just-before", created_at=ago(seconds=5), enqueued_at=timezone.now())
+            server.start()  # empty, as after a restart without persistence
+
+            assert sweep_queued_jobs() == 1
+
+            job.refresh_from_db()
+            assert job.celery_task_id != "just-before" and job.enqueued_at is not None
+            assert list(job.events.values_list("message", flat=True)) == [REQUEUED_FORGOTTEN]
+    finally:
+        server.stop()
+        forget_broker(server.url)
 
 
 def test_the_sweeper_publishes_an_unpublished_retry_once_its_backoff_has_passed(make_job, broker_queue):
