@@ -206,12 +206,14 @@ def _page(sheet: Sheet, number: int):
 
 
 def warm_up() -> float:
-    """Load the OCR models (once per process: a worker pays it when it reads its first page, not on every page) and
-    return the CPU seconds that took, so the first sheet's time is a page's like the others'."""
-    from grading.providers import local_ocr
+    """Load the OCR models and word lists (once per process: a worker pays it when it reads its first page, not on
+    every page) and return the CPU seconds that took, so the first sheet's time is a page's like the others'."""
+    from grading.providers import local_ocr, ocr_legibility, ocr_spelling
 
     cpu = time.process_time()
     local_ocr.transcribe_page(Image.new("RGB", (400, 300), "white"))
+    # The word lists of the legibility rule and of the spelling correction are loaded once per process too.
+    ocr_legibility.known_share(ocr_spelling.correct("prefessicnal"))
     return time.process_time() - cpu
 
 

@@ -8,7 +8,7 @@ import re
 import time
 
 from grading.pages import PageSource
-from grading.providers import local_grading, local_ocr, ocr_legibility
+from grading.providers import local_grading, local_ocr, ocr_legibility, ocr_spelling
 from grading.providers.local_grading.points import judge_points
 from grading.providers.points import grade_from_points
 from grading.providers.schemas import (
@@ -41,8 +41,9 @@ class LocalProvider:
                 ExtractedQuestion(
                     number=q.number,
                     question=_MARKS.sub("", q.question).strip(),
-                    answer=q.answer,
+                    answer=ocr_spelling.correct(q.answer, printed),  # toward common English only
                     max_score=int(marks.group(1)) if marks else None,
+                    # Judged on what the recogniser read: a spelling correction is a guess, not a clearer page.
                     legibility=ocr_legibility.legibility(q.answer, q.confidence, printed),
                 )
             )

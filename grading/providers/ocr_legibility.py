@@ -10,7 +10,10 @@ synonym the offline grader knows, or a word of the mark scheme's questions. Numb
 Measured by ``scripts/measure_local_reading.py --verbose`` (BENCHMARKS.md): on the dev part the poorly read answers
 had at most 59 % known words and the well-read ones at least 64 %; ``MIN_KNOWN_SHARE`` sits between them. Below it,
 the legibility falls under the review line (``LOW_LEGIBILITY``) in proportion to the share, so the answer goes to a
-person instead of being graded silently. Pure Python, no Django.
+person instead of being graded silently. The answer judged is the one the recogniser read, before the offline
+provider corrects its spelling (``ocr_spelling``): a correction is a guess and makes no page easier to read (with the
+words it made known counted even at half weight, poorly read held-back answers escaped review; BENCHMARKS.md).
+Pure Python, no Django.
 """
 
 from __future__ import annotations
@@ -34,11 +37,17 @@ _LETTERS = re.compile(r"[a-z]+")
 
 
 @cache
-def _everyday_words() -> frozenset[str]:
+def everyday_counts() -> dict[str, int]:
+    """Everyday English words (lowercase) and how often pyspellchecker's list has seen each."""
     from spellchecker import SpellChecker
 
     frequencies = SpellChecker(language="en").word_frequency
-    return frozenset(word for word, count in frequencies.items() if count >= EVERYDAY_USE)
+    return {word: count for word, count in frequencies.items() if count >= EVERYDAY_USE}
+
+
+@cache
+def _everyday_words() -> frozenset[str]:
+    return frozenset(everyday_counts())
 
 
 @cache
@@ -74,14 +83,18 @@ def _known(word: str, extra: frozenset[str]) -> bool:
     return word in _everyday_words() or word in _care_words() or word in extra
 
 
-def known_share(answer: str, questions: Iterable[str] = ()) -> float | None:
-    """The share of the answer's words that are known (None for an answer with no word); ``questions``: the mark
-    scheme's question texts, whose words are known too."""
+def known_words(answer: str, questions: Iterable[str] = ()) -> tuple[int, int]:
+    """(how many of the answer's words are known, how many words it has); ``questions``: the mark scheme's question
+    texts, whose words are known too."""
     words = _words(answer)
-    if not words:
-        return None
     extra = frozenset(_LETTERS.findall(" ".join(questions).lower().replace("'", "")))
-    return sum(_known(w, extra) for w in words) / len(words)
+    return sum(_known(w, extra) for w in words), len(words)
+
+
+def known_share(answer: str, questions: Iterable[str] = ()) -> float | None:
+    """The share of the answer's words that are known (None for an answer with no word)."""
+    known, total = known_words(answer, questions)
+    return known / total if total else None
 
 
 def legibility(answer: str, confidence: float, questions: Iterable[str] = ()) -> float:
@@ -94,4 +107,4 @@ def legibility(answer: str, confidence: float, questions: Iterable[str] = ()) ->
     return min(confidence, math.floor(1000 * LOW_LEGIBILITY * share / MIN_KNOWN_SHARE) / 1000)  # never up to the line
 
 
-__all__ = ["MIN_KNOWN_SHARE", "known_share", "legibility"]
+__all__ = ["MIN_KNOWN_SHARE", "everyday_counts", "known_share", "known_words", "legibility"]

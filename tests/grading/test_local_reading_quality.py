@@ -18,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import measure_local_reading  # noqa: E402
 
-# Measured on these four sheets on 2026-12-03 (BENCHMARKS.md has the whole set): dev (breip, the hardest dev hand)
-# 55 of 126 answer words = 0.437, held-back (steve-hand) 41 of 101 = 0.406. Thresholds a little below.
-MIN_RECALL = {"dev": 0.42, "held-back": 0.39}
+# Measured on these four sheets on 2026-12-03 (BENCHMARKS.md has the whole set), with the spelling correction
+# (grading.providers.ocr_spelling): dev (breip, the hardest dev hand) 77 of 126 answer words = 0.611 (0.437 before it),
+# held-back (steve-hand) 56 of 101 = 0.554 (0.406 before). Thresholds a little below.
+MIN_RECALL = {"dev": 0.60, "held-back": 0.54}
 
 
 @cache
@@ -39,12 +40,14 @@ def test_every_question_is_found_on_both_sheets(part):
 
 
 # (poorly read answers sent to review, poorly read answers, well-read ones sent there, well-read ones) on these sheets:
-# the narrow hands are read poorly and every such answer must go to a person (grading.providers.ocr_legibility).
-REVIEW = {"dev": (4, 4, 0, 2), "held-back": (3, 3, 0, 3)}
+# the narrow hands are read poorly and every such answer must go to a person (grading.providers.ocr_legibility). The
+# rule judges what the recogniser read, before spelling correction: the two dev answers "well read, sent" are two of
+# the four it sends, which the correction then brought over 60 % of their words (the same four went before it).
+REVIEW = {"dev": (2, 2, 2, 4), "held-back": (3, 3, 0, 3)}
 
 
 @pytest.mark.parametrize("part", ["dev", "held-back"])
-def test_every_poorly_read_answer_goes_to_review_and_no_well_read_one(part):
+def test_every_poorly_read_answer_goes_to_review(part):
     assert figures(part).review() == REVIEW[part]
 
 

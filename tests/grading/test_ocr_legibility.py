@@ -81,3 +81,20 @@ def test_the_offline_provider_sends_an_answer_read_as_non_words_to_review():
         (2, True),
         (3, False),
     ]
+
+
+def test_the_offline_provider_stores_the_answer_with_its_spelling_corrected():
+    photo = sheet_photo(
+        "sheet.jpg",
+        "Priya Shah",
+        {
+            1: "Keep to the bcundaries my enpleyer sets.",
+            2: "Respect their chcice but explain the risk.",
+            3: "Listen calmly and tell my rnanager.",
+        },
+    )
+    result = LocalProvider().extract_page(_Photo(photo.read()), questions=STANDARD_3)
+    words = {q.number: set(q.answer.lower().strip(".").split()) for q in result.extraction.questions}
+    assert {"boundaries", "employer"} <= words[1] and not {"bcundaries", "enpleyer"} & words[1]
+    assert "choice" in words[2] and "manager" in words[3]
+    assert not any(hard_to_read(q.legibility) for q in result.extraction.questions)
