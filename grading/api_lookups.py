@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
+from grading.errors import no_submission
 from grading.models import QuestionResult, Submission
-from quizmarker.api import ApiError
 
 
 def submissions_with_questions():
@@ -19,5 +19,5 @@ def submissions_with_questions():
 def submission_or_404(submission_id) -> Submission:
     submission = submissions_with_questions().filter(pk=submission_id).first()
     if submission is None:
-        raise ApiError("No submission with that id in this organization.", code="NOT_FOUND", status_code=404)
+        raise no_submission()
     return submission

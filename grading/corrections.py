@@ -12,10 +12,10 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from grading.errors import Invalid
 from grading.events import submission_reviewed
 from grading.models import QuestionResult, ScoreChange, Submission, SubmissionStatus
 from markschemes.scoring import points_score
-from quizmarker.api import ApiError
 from quizmarker.events import send_on_commit
 
 MAX_FROM_SCHEME = (
@@ -32,18 +32,16 @@ def _tick_points(question: QuestionResult, points: Mapping[int, bool], *, by: st
         d.point_id: d for d in question.point_decisions.select_related("point").select_for_update(of=("self",))
     }
     if not decisions:
-        raise ApiError(
+        raise Invalid(
             f"Question {question.number} was not marked by marking points, so there are none to tick; set a score.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"points": ["This answer has no marking points."]},
         )
     unknown = sorted(str(point_id) for point_id in points if point_id not in decisions)
     if unknown:
-        raise ApiError(
+        raise Invalid(
             f"Question {question.number} has no marking point {', '.join(unknown)}.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"points": [f"Not a marking point of question {question.number}: {', '.join(unknown)}."]},
         )
     changes, now = [], timezone.now()
@@ -70,17 +68,15 @@ def override_score(
     point id → met). The AI's score and decisions stay; the change is audited. When a point's decision changes and no
     score is given, the score follows the points: the sum of the met points' marks, capped at the maximum."""
     if not reason.strip():
-        raise ApiError(
+        raise Invalid(
             "Say why you are changing the mark.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"reason": ["This field is required."]},
         )
     if score is not None and not (0 <= score <= question.max_score):
-        raise ApiError(
+        raise Invalid(
             f"The score must be between 0 and {question.max_score}.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"score": [f"Between 0 and {question.max_score}."]},
         )
     with transaction.atomic():

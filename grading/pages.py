@@ -62,7 +62,7 @@ def _unreadable(problem: Exception, what: str) -> str:
 
     if isinstance(problem, SandboxFailure):
         logger.warning("Opening a PDF failed in the sandbox: %s", problem)
-    sentence = file_problem(problem, what)[2]
+    sentence = file_problem(problem, what).message
     return f"{sentence} Nobody could read it automatically; transcribe it by hand."
 
 

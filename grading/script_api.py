@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from grading.api_lookups import submission_or_404, submissions_with_questions
+from grading.errors import NotFound
 from grading.script_edits import move_pages
 from grading.serializers import SubmissionSerializer
 from integrations.schema import error_response
@@ -54,7 +55,7 @@ def _answer(outcome: dict) -> dict:
 def _other(submission_id) -> object:
     try:
         return submission_or_404(submission_id)
-    except ApiError as exc:
+    except NotFound as exc:
         raise ApiError(
             "No script with that id in this organization.",
             code="VALIDATION_ERROR",

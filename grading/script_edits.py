@@ -12,20 +12,19 @@ from __future__ import annotations
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from grading.errors import Conflict, Invalid
 from grading.grouping import second_answer_reason
 from grading.models import Page, QuestionResult, Student, Submission, SubmissionStatus
 from grading.storage import keep_page_image
-from quizmarker.api import ApiError
 
 EDITABLE = {SubmissionStatus.EXTRACTED, SubmissionStatus.GRADING_FAILED}
 
 
 def _editable(submission: Submission) -> None:
     if submission.status not in EDITABLE or submission.graded_at is not None:
-        raise ApiError(
+        raise Conflict(
             f"The script “{submission}” has been graded or is being graded; pages can be moved only before grading.",
             code="SCRIPT_ALREADY_GRADED",
-            status_code=409,
             details={"status": submission.status},
         )
 
@@ -77,9 +76,9 @@ def move_pages(source: Submission, page_numbers: list[int], target: Submission |
     is None. Returns ``{"source": id or None when it was emptied and removed, "target": id}``."""
     numbers = sorted(set(page_numbers))
     if not numbers:
-        raise ApiError("Name at least one page to move.", code="VALIDATION_ERROR", details={"pages": ["Empty."]})
+        raise Invalid("Name at least one page to move.", code="VALIDATION_ERROR", details={"pages": ["Empty."]})
     if target is not None and target.pk == source.pk:
-        raise ApiError(
+        raise Invalid(
             "The pages are already in that script.", code="VALIDATION_ERROR", details={"target": ["Same script."]}
         )
     with transaction.atomic():
@@ -93,14 +92,14 @@ def move_pages(source: Submission, page_numbers: list[int], target: Submission |
         pages = list(source.pages.filter(number__in=numbers).order_by("number"))
         missing = sorted(set(numbers) - {p.number for p in pages})
         if missing:
-            raise ApiError(
+            raise Invalid(
                 f"The script has no page {', '.join(map(str, missing))}; it has {source.page_count} page(s).",
                 code="VALIDATION_ERROR",
                 details={"pages": [f"No page {n}." for n in missing]},
             )
         emptied = len(pages) == source.pages.count()
         if target is None and emptied:
-            raise ApiError(
+            raise Invalid(
                 "Those are all the script's pages; to split it, leave at least one page behind.",
                 code="VALIDATION_ERROR",
                 details={"pages": ["All pages."]},

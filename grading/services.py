@@ -7,6 +7,7 @@ import uuid
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from grading.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, no_submission
 from grading.models import Submission, SubmissionStatus, UploadedFile
 from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
@@ -17,19 +18,17 @@ from jobs.starting import start_job
 from markschemes.models import MarkScheme, SchemeState
 from markschemes.services import published_for_standard
 from organizations.usage import lock_usage, quizzes_this_month
-from quizmarker.api import ApiError
 from quizmarker.broker import require_broker
 
 SECONDS_PER_PAGE = 8
 SECONDS_PER_SCRIPT = 15
 
 
-def _unknown_standard(standard_id) -> ApiError:
+def _unknown_standard(standard_id) -> Invalid:
     known = ", ".join(str(s.id) for s in discover())
-    return ApiError(
+    return Invalid(
         f"There is no standard {standard_id}; choose one of {known}.",
         code="VALIDATION_ERROR",
-        status_code=400,
         details={"standard_id": [f"Unknown standard {standard_id}."]},
     )
 
@@ -41,18 +40,16 @@ def choose_mark_scheme(*, standard_id: int | None, mark_scheme_id: int | None) -
     if mark_scheme_id is not None:
         scheme = MarkScheme.objects.filter(pk=mark_scheme_id).first()
         if scheme is None or scheme.state != SchemeState.PUBLISHED:
-            raise ApiError(
+            raise Invalid(
                 f"There is no published mark scheme {mark_scheme_id}; choose a published one.",
                 code="VALIDATION_ERROR",
-                status_code=400,
                 details={"mark_scheme_id": ["Not a published mark scheme of this organization."]},
             )
         if standard_id is not None and standard_id != scheme.standard:
             marks = f"standard {scheme.standard}" if scheme.standard else f"the subject “{scheme.subject.name}”"
-            raise ApiError(
+            raise Invalid(
                 f"Mark scheme {mark_scheme_id} is for {marks}, not standard {standard_id}.",
                 code="VALIDATION_ERROR",
-                status_code=400,
                 details={"mark_scheme_id": [f"This scheme marks {marks}."]},
             )
         return scheme
@@ -60,10 +57,9 @@ def choose_mark_scheme(*, standard_id: int | None, mark_scheme_id: int | None) -
         return None
     scheme = published_for_standard(standard_id)
     if scheme is None:
-        raise ApiError(
+        raise Invalid(
             f"Standard {standard_id} has no published mark scheme; publish one before grading.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"standard_id": [f"No published mark scheme for standard {standard_id}."]},
         )
     return scheme
@@ -149,11 +145,10 @@ def check_plan_limit(organization, quizzes: int) -> None:
         return
     used = quizzes_this_month(organization)
     if used + quizzes > limit:
-        raise ApiError(
+        raise LimitReached(
             f"Your {organization.get_plan_display()} plan allows {limit} quizzes a month and {used} have been graded "
             f"this month, so {quizzes} more would go over the limit. Upgrade the plan or wait until next month.",
             code="PLAN_LIMIT_EXCEEDED",
-            status_code=403,
             details={"plan": organization.plan, "quiz_limit": limit, "quizzes_this_month": used},
         )
 
@@ -162,23 +157,22 @@ def submissions_for_grading(organization, *, upload_job_id=None, submission_id=N
     if submission_id is not None:
         submission = Submission.objects.filter(pk=submission_id).first()
         if submission is None:
-            raise ApiError("No submission with that id in this organization.", code="NOT_FOUND", status_code=404)
+            raise no_submission()
         return [submission]
     upload = BackgroundJob.objects.filter(
         pk=upload_job_id, organization=organization, job_type=JobType.EXTRACTION
     ).first()
     if upload is None:
-        raise ApiError("No upload job with that id in this organization.", code="NOT_FOUND", status_code=404)
+        raise NotFound("No upload job with that id in this organization.", code="NOT_FOUND")
     if upload.status != JobStatus.COMPLETED:
-        raise ApiError(
+        raise Conflict(
             f"The upload job is {upload.status}; grade it once it has completed.",
             code="JOB_NOT_COMPLETED",
-            status_code=409,
             details={"status": upload.status, "progress": upload.progress},
         )
     submissions = list(Submission.objects.filter(upload_job_id=upload.pk).order_by("created_at"))
     if not submissions:
-        raise ApiError("The upload produced no scripts to grade.", code="VALIDATION_ERROR", status_code=400)
+        raise Invalid("The upload produced no scripts to grade.", code="VALIDATION_ERROR")
     return submissions
 
 
@@ -205,10 +199,9 @@ def start_grading(
     if scheme is None or scheme.subject_id is None:  # an own subject's scheme needs no standard
         standard_id = standard_id or next((s.standard for s in submissions if s.standard), None)
         if standard_id is None:
-            raise ApiError(
+            raise Invalid(
                 "Which standard are these answers for? Give standard_id (1–15), or a mark_scheme_id.",
                 code="VALIDATION_ERROR",
-                status_code=400,
                 details={"standard_id": ["This field is required for these scripts."]},
             )
         if get_standard(standard_id) is None:
@@ -232,10 +225,9 @@ def start_grading(
             ).values_list("pk", flat=True)
         )
         if busy:
-            raise ApiError(
+            raise Conflict(
                 "These scripts are already being graded.",
                 code="JOB_ALREADY_RUNNING",
-                status_code=409,
                 details={"submission_ids": [str(pk) for pk in busy]},
             )
         check_plan_limit(organization, len(submissions))
@@ -271,10 +263,9 @@ def retry_grading(job: BackgroundJob, user) -> BackgroundJob:
     with schema_context(job.organization.schema_name):
         submissions = list(Submission.objects.filter(pk__in=ids).order_by("created_at"))
         if not submissions or len(submissions) != len(ids):
-            raise ApiError(
+            raise NotFound(
                 "The scripts of this grading job no longer exist, so it cannot be retried.",
                 code="NOT_FOUND",
-                status_code=404,
             )
         return start_grading(
             organization=job.organization,
@@ -327,11 +318,11 @@ def grade_when_read(upload: BackgroundJob, submissions: list[Submission]) -> dic
             )
             if upload.input.get("callback_url"):
                 endpoints.attach_callback(job, upload.input["callback_url"])
-    except ApiError as exc:
+    except DomainError as exc:
         return {
             "grading_job_id": None,
-            "grading_error": str(exc.detail),
-            "grading_error_code": exc.error_code,
+            "grading_error": exc.message,
+            "grading_error_code": exc.code,
             "held_for_review": held,
         }
     return {"grading_job_id": str(job.pk), "held_for_review": held}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from quizmarker.api import ApiError
+from grading.errors import TooLarge
 
 MB = 1024 * 1024
 
@@ -41,33 +41,31 @@ class UploadLimitHandler(FileUploadHandler):
     def file_complete(self, file_size):
         return None  # the next handler (memory or temporary file) makes the file
 
-    def _refuse(self, error: ApiError):
+    def _refuse(self, error: TooLarge):
         if self.request is not None:
             self.request.upload_refusal = error
         raise StopUpload(connection_reset=False)
 
 
-def file_too_large(file_name: str) -> ApiError:
+def file_too_large(file_name: str) -> TooLarge:
     from grading.uploads import safe_name
 
     name = safe_name(file_name)
     limit = settings.UPLOAD_MAX_FILE_BYTES
-    return ApiError(
+    return TooLarge(
         f"“{name}” is larger than {limit / MB:g} MB; each file may be at most {limit / MB:g} MB. "
         "Upload a smaller scan or photo.",
         code="FILE_TOO_LARGE",
-        status_code=413,
         details={"file": name, "limit_bytes": limit},
     )
 
 
-def _request_too_large() -> ApiError:
+def _request_too_large() -> TooLarge:
     limit = settings.UPLOAD_MAX_REQUEST_BYTES
-    return ApiError(
+    return TooLarge(
         f"This upload is larger than {limit / MB:.0f} MB, the most one upload may hold; send the files in smaller "
         "batches.",
         code="FILE_TOO_LARGE",
-        status_code=413,
         details={"limit_bytes": limit},
     )
 

@@ -18,11 +18,11 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from grading.errors import Invalid, TooLarge, Unsupported
 from grading.file_tasks import FileProblem
 from grading.sandbox import SandboxFailure, SandboxLimit, sandbox
 from grading.storage import delete_folder, job_folder
 from grading.upload_limits import file_too_large
-from quizmarker.api import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -68,43 +68,42 @@ class CheckedFile:
             self.content.seek(0)
 
 
-def _unsupported(name: str, why: str) -> ApiError:
-    return ApiError(
+def _unsupported(name: str, why: str) -> Unsupported:
+    return Unsupported(
         f"“{name}” {why}. Upload photos or scans as PNG, JPEG, GIF or WebP images, or PDF files.",
         code="UNSUPPORTED_FILE",
-        status_code=415,
         details={"file": name},
     )
 
 
-def file_problem(problem: FileProblem | SandboxLimit | SandboxFailure, name: str) -> tuple[int, str, str, dict]:
-    """(status, code, sentence, details) for a file the sandbox would not read; ``name`` is how the sentence names
-    the file ("“scan.pdf”" on the upload path, "This PDF" in the worker)."""
+_PROBLEM_KINDS = {"FILE_TOO_LARGE": TooLarge, "UNSUPPORTED_FILE": Unsupported}  # else Invalid (a blank page)
+
+
+def file_problem(problem: FileProblem | SandboxLimit | SandboxFailure, name: str) -> Invalid:
+    """The refusal for a file the sandbox would not read; ``name`` is how the sentence names the file ("“scan.pdf”"
+    on the upload path, "This PDF" in the worker)."""
     if isinstance(problem, FileProblem):
-        return problem.status, problem.code, problem.message(name), problem.details
+        kind = _PROBLEM_KINDS.get(problem.code, Invalid)
+        return kind(problem.message(name), code=problem.code, details=problem.details)
     if isinstance(problem, SandboxLimit) and problem.kind == "time":
-        return (
-            413,
-            "FILE_TOO_LARGE",
+        return TooLarge(
             f"{name} takes longer to open than we allow for one file ({problem.limit:g} seconds of work); it may be "
             "damaged or built to overload the server. Save or scan it again, or upload photos of the pages.",
-            {"limit_seconds": problem.limit},
+            code="FILE_TOO_LARGE",
+            details={"limit_seconds": problem.limit},
         )
     if isinstance(problem, SandboxLimit):
-        return (
-            413,
-            "FILE_TOO_LARGE",
+        return TooLarge(
             f"{name} needs more memory to open than we allow for one file ({problem.limit // (1024 * 1024)} MB); it "
             "may be damaged or built to expand far beyond its size. Save or scan it again, or upload photos of the "
             "pages.",
-            {"limit_bytes": problem.limit},
+            code="FILE_TOO_LARGE",
+            details={"limit_bytes": problem.limit},
         )
-    return (
-        415,
-        "UNSUPPORTED_FILE",
+    return Unsupported(
         f"{name} is damaged and cannot be opened. Upload photos or scans as PNG, JPEG, GIF or WebP images, or PDF "
         "files.",
-        {},
+        code="UNSUPPORTED_FILE",
     )
 
 
@@ -153,8 +152,9 @@ def _check_one(upload, name: str, content_type: str, extension: str) -> CheckedF
     except (FileProblem, SandboxLimit, SandboxFailure) as problem:
         if isinstance(problem, SandboxFailure):
             logger.warning("Checking “%s” failed in the sandbox: %s", name, problem)
-        status, code, sentence, details = file_problem(problem, f"“{name}”")
-        raise ApiError(sentence, code=code, status_code=status, details={"file": name, **details}) from None
+        refusal = file_problem(problem, f"“{name}”")
+        refusal.details = {"file": name, **refusal.details}
+        raise refusal from None
     content_type, extension = _FORMATS[result["format"]]
     if result["unchanged"]:  # no metadata to remove: store the upload itself
         clean.close()
@@ -166,17 +166,15 @@ def _check_one(upload, name: str, content_type: str, extension: str) -> CheckedF
 def check_files(files: list) -> list[CheckedFile]:
     """Check every uploaded file; the first problem is answered with the contract's 4xx and a sentence."""
     if not files:
-        raise ApiError(
+        raise Invalid(
             "Attach one or more answer sheets in the “files” field.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"files": ["No file was uploaded."]},
         )
     if len(files) > settings.UPLOAD_MAX_FILES:
-        raise ApiError(
+        raise Invalid(
             f"You sent {len(files)} files; upload at most {settings.UPLOAD_MAX_FILES} at a time.",
             code="VALIDATION_ERROR",
-            status_code=400,
             details={"files": [f"At most {settings.UPLOAD_MAX_FILES}."]},
         )
     checked = []
@@ -187,7 +185,7 @@ def check_files(files: list) -> list[CheckedFile]:
         upload.seek(0)
         head = upload.read(512)
         if not head:
-            raise ApiError(f"“{name}” is empty.", code="VALIDATION_ERROR", status_code=400, details={"file": name})
+            raise Invalid(f"“{name}” is empty.", code="VALIDATION_ERROR", details={"file": name})
         kind = sniff(head)
         if kind is None:
             raise _unsupported(name, _describe(head))

@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from jobs.cancel_retry import cancel_job, retry_job
-from jobs.errors import PermanentJobError
+from jobs.errors import DomainError, PermanentJobError
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobEvent, SentEmail
-from quizmarker.api import ApiError
 
 
 class JobEventInline(admin.TabularInline):
@@ -109,8 +108,8 @@ class BackgroundJobAdmin(admin.ModelAdmin):
                 started.append(retry_job(job, by=request.user))
             except PermanentJobError:
                 skipped += 1
-            except ApiError as exc:  # e.g. the organization's AI budget is spent
-                self.message_user(request, f"{job.organization.slug}: {exc.detail}", messages.ERROR)
+            except DomainError as exc:  # e.g. the organization's AI budget is spent
+                self.message_user(request, f"{job.organization.slug}: {exc.message}", messages.ERROR)
         if started:
             self.message_user(request, f"Started {len(started)} new job(s) with the same input.", messages.SUCCESS)
         if skipped:

@@ -1,6 +1,11 @@
-"""How a job's work says what went wrong; the runner decides from the class whether to retry."""
+"""How a job's work says what went wrong (the runner decides from the class whether to retry), and what starting a
+job refuses with (:mod:`quizmarker.errors`' kinds, which the HTTP layer turns into statuses)."""
 
 from __future__ import annotations
+
+from quizmarker.errors import DomainError, LimitReached
+
+__all__ = ["DomainError", "JobCancelled", "JobError", "LimitReached", "PermanentJobError", "TransientJobError"]
 
 
 class JobError(Exception):

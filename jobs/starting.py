@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.errors import LimitReached
 from jobs.fairness import message_priority
 from jobs.job_log import log_event
 from jobs.models import BackgroundJob, GradingSession, JobStatus, Priority
@@ -65,13 +66,10 @@ def check_budget(organization) -> None:
 
     spent = cost_this_month(organization)
     if spent >= organization.monthly_budget_usd:
-        from quizmarker.api import ApiError
-
-        raise ApiError(
+        raise LimitReached(
             f"This organization has used its AI budget for the month (${spent:.2f} of "
             f"${organization.monthly_budget_usd:.2f}); ask an administrator to raise it.",
             code="BUDGET_EXCEEDED",
-            status_code=403,
             details={"budget_usd": str(organization.monthly_budget_usd), "spent_usd": f"{spent:.2f}"},
         )
 

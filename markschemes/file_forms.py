@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from rest_framework.exceptions import Throttled
 
 from grading.upload_limits import refuse_oversized_upload
-from quizmarker.api import ApiError
+from quizmarker.errors import TooLarge
 from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
@@ -23,8 +23,8 @@ def post_file_form(request, form_class, page: Callable[..., HttpResponse], accep
     """
     try:
         refuse_oversized_upload(request)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+    except TooLarge as exc:
+        messages.error(request, exc.message)
         return page(request, form_class(), status=413)
     form = form_class(request.POST, request.FILES)
     if not form.is_valid():

@@ -14,7 +14,8 @@ from markschemes.forms import SchemeForm, subject_fields
 from markschemes.importing import start_import
 from markschemes.services import SchemeError
 from markschemes.views import _require_manager
-from quizmarker.api import ApiError
+from quizmarker.api import status_for
+from quizmarker.errors import DomainError
 
 
 class ImportForm(forms.Form):
@@ -50,9 +51,9 @@ def _start_import(request, form):
             title=form.cleaned_data["title"],
             **({"standard": None, "subject": None} | subject_fields(form.cleaned_data["standard"])),
         )
-    except ApiError as exc:
-        form.add_error("file", str(exc.detail))
-        return _page(request, form, status=exc.status_code)
+    except DomainError as exc:
+        form.add_error("file", exc.message)
+        return _page(request, form, status=status_for(exc))
     except SchemeError as error:
         form.add_error("standard" if error.field in ("standard", "subject") else None, error.message)
         return _page(request, form, status=400)

@@ -13,6 +13,7 @@ from markschemes.file_forms import post_file_form
 from markschemes.models import Subject
 from markschemes.subjects import SubjectError, add_subject
 from markschemes.views import _require_manager, can_manage
+from quizmarker.api import status_for
 
 
 class SubjectForm(forms.Form):
@@ -47,7 +48,7 @@ def _add(request, form):
         subject = add_subject(form.cleaned_data["name"], form.cleaned_data["file"], by=request.user.email)
     except SubjectError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
-        return _page(request, form, status=error.status)
+        return _page(request, form, status=status_for(error.kind))
     messages.success(
         request,
         f"“{subject.name}” is added with its reference material ({subject.pages} page"

@@ -25,7 +25,7 @@ from grading.sandbox import SandboxFailure, SandboxLimit, sandbox
 from grading.standards import Standard, get_standard, reference_text
 from grading.uploads import check_files, file_problem
 from markschemes.models import MarkScheme, Subject
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError, Invalid, Unsupported
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ MIN_REFERENCE_WORDS = 20
 class SubjectError(ValueError):
     """A subject that cannot be saved as asked. ``field`` names the field; ``str()`` is a sentence."""
 
-    def __init__(self, field: str, message: str, *, status: int = 400, code: str = "VALIDATION_ERROR"):
+    def __init__(self, field: str, message: str, *, kind: type[DomainError] = Invalid, code: str = "VALIDATION_ERROR"):
         super().__init__(message)
-        self.field, self.message, self.status, self.code = field, message, status, code
+        self.field, self.message, self.kind, self.code = field, message, kind, code
 
 
 def _name(value) -> str:
@@ -59,13 +59,13 @@ def _read_reference(upload) -> tuple[object, dict]:
         raise SubjectError("file", "Attach the subject's reference material as a PDF.")
     try:
         (checked,) = check_files([upload])
-    except ApiError as exc:
-        raise SubjectError("file", str(exc.detail), status=exc.status_code, code=exc.error_code) from None
+    except DomainError as exc:
+        raise SubjectError("file", exc.message, kind=type(exc), code=exc.code) from None
     if checked.content_type != "application/pdf":
         raise SubjectError(
             "file",
             f"“{checked.original_name}” is an image; the reference material must be a PDF.",
-            status=415,
+            kind=Unsupported,
             code="UNSUPPORTED_FILE",
         )
     try:
@@ -73,8 +73,8 @@ def _read_reference(upload) -> tuple[object, dict]:
     except (FileProblem, SandboxLimit, SandboxFailure) as problem:
         if isinstance(problem, SandboxFailure):
             logger.warning("Reading a subject's reference PDF failed in the sandbox: %s", problem)
-        status, code, sentence, _ = file_problem(problem, f"“{checked.original_name}”")
-        raise SubjectError("file", sentence, status=status, code=code) from None
+        refusal = file_problem(problem, f"“{checked.original_name}”")
+        raise SubjectError("file", refusal.message, kind=type(refusal), code=refusal.code) from None
     if len(read["text"].split()) < MIN_REFERENCE_WORDS:
         raise SubjectError(
             "file",

@@ -114,9 +114,7 @@ class SubjectListView(ReadForMembersWriteForAdmins, APIView):
         try:
             subject = add_subject(request.data.get("name"), files[0] if files else None, by=request.user.email)
         except SubjectError as error:
-            raise ApiError(
-                error.message, code=error.code, status_code=error.status, details={error.field: [error.message]}
-            ) from None
+            raise error.kind(error.message, code=error.code, details={error.field: [error.message]}) from None
         return ok(subject_dict(subject), status.HTTP_201_CREATED)
 
 

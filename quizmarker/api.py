@@ -1,4 +1,5 @@
-"""The REST API's shared pieces: the contract's envelope, error codes and organization access."""
+"""The REST API's shared pieces: the contract's envelope, error codes (and the HTTP status of each kind of
+:mod:`quizmarker.errors` domain error) and organization access."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 
 from organizations import permissions
 from organizations.services import audit_outsider_access, membership_for
+from quizmarker import errors
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,36 @@ class ApiError(exceptions.APIException):
         self.retry_after = retry_after  # seconds, sent as Retry-After (a 503 that will pass)
 
 
+# The HTTP status of each kind of domain error; a kind not listed takes its nearest listed base class's.
+DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.DomainError: status.HTTP_400_BAD_REQUEST,
+    errors.Invalid: status.HTTP_400_BAD_REQUEST,
+    errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    errors.Unsupported: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.NotAllowed: status.HTTP_403_FORBIDDEN,
+    errors.LimitReached: status.HTTP_403_FORBIDDEN,  # the contract's PLAN_LIMIT_EXCEEDED is a 403, not a 429
+    errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def status_for(error: errors.DomainError | type[errors.DomainError]) -> int:
+    """The HTTP status the API (and a page) answers a domain error with."""
+    kind = error if isinstance(error, type) else type(error)
+    return next(DOMAIN_STATUS[base] for base in kind.__mro__ if base in DOMAIN_STATUS)
+
+
+def api_error(error: errors.DomainError) -> ApiError:
+    return ApiError(
+        error.message,
+        code=error.code,
+        status_code=status_for(error),
+        details=error.details,
+        retry_after=error.retry_after,
+    )
+
+
 _CODES = [
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", "Authentication credentials were not provided or are invalid."),
     (exceptions.AuthenticationFailed, "NOT_AUTHENTICATED", None),
@@ -111,6 +143,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     from rest_framework.views import exception_handler as drf_exception_handler  # lazy: views import our settings
 
+    if isinstance(exc, errors.DomainError):
+        exc = api_error(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

@@ -30,6 +30,8 @@ import redis
 from django.conf import settings
 from kombu.transport import redis as kombu_redis
 
+from quizmarker.errors import Unavailable
+
 logger = logging.getLogger(__name__)
 
 TRANSPORT = "quizmarker.broker:Transport"
@@ -117,9 +119,7 @@ RETRY_AFTER_SECONDS = 30
 def require_broker() -> None:
     """Refuse new work (503 with Retry-After) while the broker is down, before anything is stored or created."""
     if not broker_up(fresh=True):
-        from quizmarker.api import ApiError  # (not at import: Celery loads this module for its transport)
-
-        raise ApiError(PAUSED, code="SERVICE_UNAVAILABLE", status_code=503, retry_after=RETRY_AFTER_SECONDS)
+        raise Unavailable(PAUSED, code="SERVICE_UNAVAILABLE", retry_after=RETRY_AFTER_SECONDS)
 
 
 # --- Did the broker lose its messages? --------------------------------------------------------------------------------

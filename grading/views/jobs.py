@@ -17,7 +17,8 @@ from jobs.errors import PermanentJobError
 from jobs.models import ACTIVE_STATUSES, JobStatus, JobType
 from jobs.visibility import visible_jobs, visible_sessions
 from organizations import permissions
-from quizmarker.api import ApiError
+from quizmarker.api import status_for
+from quizmarker.errors import DomainError
 from quizmarker.throttles import GradeThrottle, UploadThrottle, throttle, throttled_sentence
 
 RETRY_THROTTLES = {JobType.EXTRACTION: UploadThrottle, JobType.GRADING: GradeThrottle}
@@ -146,8 +147,8 @@ def job_retry(request, job_id):
         message, code, status = throttled_sentence(exc, "started this kind of job"), "THROTTLED", 429
     except PermanentJobError as exc:
         message, code, status = exc.message, exc.code, 409
-    except ApiError as exc:
-        message, code, status = str(exc.detail), exc.error_code, exc.status_code
+    except DomainError as exc:
+        message, code, status = exc.message, exc.code, status_for(exc)
     else:
         if wants_json(request):
             return JsonResponse(

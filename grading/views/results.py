@@ -14,7 +14,7 @@ from grading.forms import OverrideForm
 from grading.models import PointDecision, QuestionResult, ScoreChange
 from grading.views.common import get_submission, passed, safe_next, standard_titles
 from jobs.models import ACTIVE_STATUSES, BackgroundJob
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError
 
 
 def marks(value) -> str:
@@ -105,8 +105,8 @@ def override(request, submission_id, number: int):
                 reason=form.cleaned_data["reason"],
                 points=points,
             )
-        except ApiError as exc:
-            messages.error(request, f"Question {number}: {exc.detail}")
+        except DomainError as exc:
+            messages.error(request, f"Question {number}: {exc.message}")
         else:
             question.refresh_from_db()
             messages.success(

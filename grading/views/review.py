@@ -23,7 +23,7 @@ from grading.views.common import get_submission, standards
 from grading.views.scripts import other_scripts
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, Priority
 from organizations import permissions
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError
 from quizmarker.throttles import GradeThrottle, throttle, throttled_sentence
 
 _MAX_FIELD = re.compile(r"^q-\d+-max_score$")
@@ -88,8 +88,8 @@ def review(request, submission_id):
                     standard_id=form.standard_id(),
                     priority=Priority.HIGH if high else Priority.NORMAL,
                 )
-            except (ApiError, Throttled) as exc:
-                reason = throttled_sentence(exc, "started grading") if isinstance(exc, Throttled) else exc.detail
+            except (DomainError, Throttled) as exc:
+                reason = throttled_sentence(exc, "started grading") if isinstance(exc, Throttled) else exc.message
                 messages.error(request, f"Your corrections are saved, but grading could not start: {reason}")
                 return redirect("grading:submission-review", submission_id=submission.pk)
             messages.success(request, "Your corrections are saved and grading has started.")

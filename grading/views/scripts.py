@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from grading.models import Submission
 from grading.script_edits import EDITABLE, move_pages
 from grading.views.common import get_submission
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError
 
 NEW_SCRIPT = "new"
 
@@ -81,8 +81,8 @@ def edit_scripts(request, submission_id):
         else:
             outcome = move_pages(target, list(range(1, target.page_count + 1)), submission)
             note = "The other script's pages are now at the end of this one."
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+    except DomainError as exc:
+        messages.error(request, exc.message)
         return redirect("grading:submission-review", submission_id=submission.pk)
     messages.success(request, note)
     return redirect("grading:submission-review", submission_id=outcome["source"] or outcome["target"])

@@ -17,8 +17,8 @@ from grading.views.common import standards
 from jobs.models import JobType
 from jobs.visibility import visible_jobs
 from organizations import permissions
-from quizmarker.api import ApiError
 from quizmarker.broker import broker_up
+from quizmarker.errors import DomainError, TooLarge, Unavailable
 from quizmarker.throttles import UploadThrottle, throttle, throttled_sentence
 
 
@@ -29,8 +29,8 @@ def upload(request):
     if request.method == "POST":
         try:
             refuse_oversized_upload(request)
-        except ApiError as exc:
-            messages.error(request, str(exc.detail))
+        except TooLarge as exc:
+            messages.error(request, exc.message)
             return _page(request, UploadForm(standards=library, may_ask_high_priority=high_allowed), status=413)
     form = UploadForm(
         request.POST or None, request.FILES or None, standards=library, may_ask_high_priority=high_allowed
@@ -53,9 +53,9 @@ def upload(request):
         except Throttled as exc:
             messages.error(request, throttled_sentence(exc, "uploaded"))
             status = 429
-        except ApiError as exc:
-            messages.error(request, str(exc.detail))
-            if exc.status_code == 503:  # processing is paused: the same answer as the API's
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            if isinstance(exc, Unavailable):  # processing is paused: the same answer as the API's
                 status = 503
         else:
             count = len(files)

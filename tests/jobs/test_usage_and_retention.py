@@ -29,7 +29,7 @@ from jobs.running import fail
 from jobs.stats import job_stats
 from organizations.models import Membership, Organization, ProviderCall, Role, UsageMonth, User
 from organizations.usage import cost_this_month, month_start, quizzes_graded, quizzes_this_month, record_graded
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError, LimitReached
 
 
 def ago(**delta) -> datetime:
@@ -145,7 +145,7 @@ def test_two_gradings_racing_for_the_last_quiz_get_one_job_and_one_refusal(perso
                 outcome["second"] = start_grading(
                     organization=alpha, user=None, submissions=second_scripts, standard_id=3, enqueue=False
                 )
-        except ApiError as exc:
+        except DomainError as exc:
             outcome["second"] = exc
         finally:
             connections.close_all()
@@ -162,7 +162,7 @@ def test_two_gradings_racing_for_the_last_quiz_get_one_job_and_one_refusal(perso
         assert waiting, "the second grading waited for the first one's transaction"
         assert isinstance(outcome["first"], BackgroundJob)
         refused = outcome["second"]
-        assert isinstance(refused, ApiError) and refused.error_code == "PLAN_LIMIT_EXCEEDED", refused
+        assert isinstance(refused, LimitReached) and refused.code == "PLAN_LIMIT_EXCEEDED", refused
         assert not BackgroundJob.objects.filter(input__submission_ids__contains=[str(second_scripts[0].pk)]).exists()
     finally:
         release.set()

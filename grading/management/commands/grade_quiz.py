@@ -20,7 +20,7 @@ from grading.uploads import check_files
 from jobs.models import BackgroundJob, JobStatus
 from jobs.running import run_inline
 from organizations.models import Organization, User
-from quizmarker.api import ApiError
+from quizmarker.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -63,8 +63,8 @@ class Command(BaseCommand):
                 )
                 self.stdout.write(f"Grading {len(submissions)} script(s)… (job {grading.pk})")
                 self._finish(grading, sync, timeout)
-            except ApiError as exc:
-                raise CommandError(str(exc.detail)) from exc
+            except DomainError as exc:
+                raise CommandError(exc.message) from exc
             for submission in Submission.objects.filter(pk__in=[s.pk for s in submissions]).select_related("student"):
                 self._print(submission)
 
