@@ -36,7 +36,8 @@ from integrations.schema import error_response
 from jobs.models import GradingSession, Priority
 from jobs.serializers import accepted_body
 from organizations import permissions
-from quizmarker.api import ApiError, PageQuery, ok, page_serializer, paged
+from quizmarker.api import ApiError, PageQuery, denied, ok, page_serializer, paged
+from quizmarker.errors import found
 from quizmarker.throttles import GradeThrottle, UploadThrottle
 
 
@@ -54,11 +55,9 @@ def asked_priority(request) -> str:
             details={"priority": ['Send "normal" or "high", or leave it out (normal).']},
         )
     if value == Priority.HIGH and not permissions.may_ask_high_priority(request.user, request.membership):
-        raise ApiError(
+        raise denied(
             'Only the organization\'s owners and admins can ask for high priority; send priority "normal" or '
-            "leave it out.",
-            code="PERMISSION_DENIED",
-            status_code=403,
+            "leave it out."
         )
     return value
 
@@ -89,13 +88,12 @@ class UploadView(APIView):
         fields.is_valid(raise_exception=True)
         session = None
         if fields.validated_data.get("session_id"):
-            session = GradingSession.objects.filter(
-                pk=fields.validated_data["session_id"], organization=request.organization
-            ).first()
-            if session is None:
-                raise ApiError(
-                    "No grading session with that id in this organization.", code="NOT_FOUND", status_code=404
-                )
+            session = found(
+                GradingSession.objects.filter(
+                    pk=fields.validated_data["session_id"], organization=request.organization
+                ).first(),
+                "grading session",
+            )
         files = check_files(request.FILES.getlist("files"))
         with transaction.atomic():  # the job is published once its callback_url is stored with it
             job = accept_upload(
@@ -293,8 +291,6 @@ class StudentDetailView(APIView):
         tags=["students"],
     )
     def get(self, request, student_id: int):
-        student = Student.objects.filter(pk=student_id).first()
-        if student is None:
-            raise ApiError("No student with that id in this organization.", code="NOT_FOUND", status_code=404)
+        student = found(Student.objects.filter(pk=student_id).first(), "student")
         submissions = submissions_with_questions().filter(student=student).order_by("-created_at")
         return ok({**StudentSerializer(student).data, "submissions": SubmissionSerializer(submissions, many=True).data})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from grading.errors import no_submission
+from grading.errors import found
 from grading.models import QuestionResult, Submission
 
 
@@ -17,7 +17,4 @@ def submissions_with_questions():
 
 
 def submission_or_404(submission_id) -> Submission:
-    submission = submissions_with_questions().filter(pk=submission_id).first()
-    if submission is None:
-        raise no_submission()
-    return submission
+    return found(submissions_with_questions().filter(pk=submission_id).first(), "submission")

@@ -4,7 +4,17 @@ The HTTP layer turns them into statuses; pages and the grade_quiz command show t
 
 from __future__ import annotations
 
-from quizmarker.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, TooLarge, Unsupported
+from quizmarker.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    LimitReached,
+    NotFound,
+    TooLarge,
+    Unsupported,
+    found,
+    missing,
+)
 
 __all__ = [
     "Conflict",
@@ -14,9 +24,6 @@ __all__ = [
     "NotFound",
     "TooLarge",
     "Unsupported",
-    "no_submission",
+    "found",
+    "missing",
 ]
-
-
-def no_submission() -> NotFound:
-    return NotFound("No submission with that id in this organization.", code="NOT_FOUND")

@@ -7,12 +7,13 @@ import uuid
 from django.db import transaction
 from django_tenants.utils import schema_context
 
-from grading.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, no_submission
+from grading.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, missing
 from grading.models import Submission, SubmissionStatus, UploadedFile
 from grading.standards import discover, get_standard
 from grading.storage import delete_folder, job_folder
 from grading.uploads import CheckedFile, store_files
 from integrations import endpoints
+from jobs.errors import not_completed
 from jobs.models import ACTIVE_STATUSES, BackgroundJob, GradingSession, JobStatus, JobType, Priority
 from jobs.starting import start_job
 from markschemes.models import MarkScheme, SchemeState
@@ -157,19 +158,15 @@ def submissions_for_grading(organization, *, upload_job_id=None, submission_id=N
     if submission_id is not None:
         submission = Submission.objects.filter(pk=submission_id).first()
         if submission is None:
-            raise no_submission()
+            raise missing("submission")
         return [submission]
     upload = BackgroundJob.objects.filter(
         pk=upload_job_id, organization=organization, job_type=JobType.EXTRACTION
     ).first()
     if upload is None:
-        raise NotFound("No upload job with that id in this organization.", code="NOT_FOUND")
+        raise missing("upload job")
     if upload.status != JobStatus.COMPLETED:
-        raise Conflict(
-            f"The upload job is {upload.status}; grade it once it has completed.",
-            code="JOB_NOT_COMPLETED",
-            details={"status": upload.status, "progress": upload.progress},
-        )
+        raise not_completed(upload, "upload job", "grade it")
     submissions = list(Submission.objects.filter(upload_job_id=upload.pk).order_by("created_at"))
     if not submissions:
         raise Invalid("The upload produced no scripts to grade.", code="VALIDATION_ERROR")

@@ -14,7 +14,17 @@ from integrations import addresses, docs_page, endpoints, tokens, webhook_events
 from integrations.delivery import redeliver
 from integrations.models import TEST_EVENT, ApiToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from organizations.services import EmailNotVerified, require_verified_email
-from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, PageQuery, ok, page_serializer, paged
+from quizmarker.api import (
+    ApiError,
+    IsOrganizationAdmin,
+    IsOrganizationMember,
+    PageQuery,
+    denied,
+    ok,
+    page_serializer,
+    paged,
+)
+from quizmarker.errors import found
 
 # --- Tokens --------------------------------------------------------------------------------------------
 
@@ -51,10 +61,8 @@ class SignedInNotToken(IsOrganizationMember):
     def has_permission(self, request, view) -> bool:
         super().has_permission(request, view)
         if isinstance(request.auth, ApiToken):
-            raise ApiError(
-                "API tokens cannot create, list or revoke tokens; sign in to the organization's site to manage them.",
-                code="PERMISSION_DENIED",
-                status_code=403,
+            raise denied(
+                "API tokens cannot create, list or revoke tokens; sign in to the organization's site to manage them."
             )
         return True
 
@@ -101,7 +109,7 @@ class TokenListView(APIView):
         try:
             require_verified_email(request.user, "create API tokens")
         except EmailNotVerified as exc:
-            raise ApiError(str(exc), code="PERMISSION_DENIED", status_code=403) from exc
+            raise denied(str(exc)) from exc
         if tokens.too_many_tokens(request.user):
             raise ApiError(
                 "You have too many active tokens; revoke some first.", code="VALIDATION_ERROR", status_code=400
@@ -197,10 +205,7 @@ class WebhookAdminView(APIView):
         return WebhookEndpoint.objects.filter(organization=request.organization)
 
     def get_endpoint(self, request, endpoint_id) -> WebhookEndpoint:
-        endpoint = self.endpoints(request).filter(pk=endpoint_id).first()
-        if endpoint is None:
-            raise ApiError("No webhook endpoint with that id in this organization.", code="NOT_FOUND", status_code=404)
-        return endpoint
+        return found(self.endpoints(request).filter(pk=endpoint_id).first(), "webhook endpoint")
 
 
 class WebhookListView(WebhookAdminView):
@@ -331,9 +336,10 @@ class WebhookRedeliverView(WebhookAdminView):
         tags=["webhooks"],
     )
     def post(self, request, delivery_id):
-        delivery = WebhookDelivery.objects.filter(pk=delivery_id, organization=request.organization).first()
-        if delivery is None:
-            raise ApiError("No webhook delivery with that id in this organization.", code="NOT_FOUND", status_code=404)
+        delivery = found(
+            WebhookDelivery.objects.filter(pk=delivery_id, organization=request.organization).first(),
+            "webhook delivery",
+        )
         return ok(WebhookDeliverySerializer(redeliver(delivery)).data, status.HTTP_202_ACCEPTED)
 
 

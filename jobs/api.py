@@ -10,12 +10,14 @@ from rest_framework.views import APIView
 from integrations import docs
 from integrations.schema import error_response
 from jobs.cancel_retry import cancel_job
+from jobs.errors import not_completed
 from jobs.models import JobStatus, JobType
 from jobs.polling import poll
 from jobs.serializers import JobSerializer
 from jobs.stats import job_stats
 from jobs.visibility import visible_job, visible_jobs, visible_sessions
 from quizmarker.api import AddressesOrganization, ApiError, PageQuery, ok, paged
+from quizmarker.errors import found
 
 
 class JobQuerySerializer(PageQuery):
@@ -28,10 +30,7 @@ class JobsMixin:
         return visible_jobs(request.user, request.organization, getattr(request, "membership", None))
 
     def get_job(self, request, job_id):
-        job = self.jobs(request).filter(pk=job_id).first()
-        if job is None:
-            raise ApiError("No job with that id in this organization.", code="NOT_FOUND", status_code=404)
-        return job
+        return found(self.jobs(request).filter(pk=job_id).first(), "job")
 
 
 class JobListView(JobsMixin, APIView):
@@ -85,9 +84,7 @@ class JobDetailView(JobsMixin, APIView):
         tags=["jobs"],
     )
     def get(self, request, job_id):
-        job = self.polled or visible_job(request.user, request.organization, job_id)
-        if job is None:
-            raise ApiError("No job with that id in this organization.", code="NOT_FOUND", status_code=404)
+        job = found(self.polled or visible_job(request.user, request.organization, job_id), "job")
         return ok(JobSerializer(job).data)
 
     @extend_schema(
@@ -129,12 +126,7 @@ class JobResultView(JobsMixin, APIView):
                 details={"files_removed_at": job.files_removed_at.isoformat()},
             )
         if job.status != JobStatus.COMPLETED:
-            raise ApiError(
-                f"The job is {job.status}; its result is available once it has completed.",
-                code="JOB_NOT_COMPLETED",
-                status_code=409,
-                details={"status": job.status, "progress": job.progress},
-            )
+            raise not_completed(job, "job", "its result is available")
         return ok(job.result)
 
 
@@ -199,9 +191,7 @@ class SessionDetailView(APIView):
         tags=["sessions"],
     )
     def get(self, request, session_id):
-        session = _sessions(request).filter(pk=session_id).first()
-        if session is None:
-            raise ApiError("No grading session with that id in this organization.", code="NOT_FOUND", status_code=404)
+        session = found(_sessions(request).filter(pk=session_id).first(), "grading session")
         log = [
             {"at": e.at.isoformat(), "level": e.level, "message": e.message, "job_id": str(e.job_id)}
             for e in session.events.order_by("at", "id")

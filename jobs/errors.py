@@ -3,9 +3,17 @@ job refuses with (:mod:`quizmarker.errors`' kinds, which the HTTP layer turns in
 
 from __future__ import annotations
 
-from quizmarker.errors import DomainError, LimitReached
+from quizmarker.errors import Conflict, DomainError, LimitReached
 
-__all__ = ["DomainError", "JobCancelled", "JobError", "LimitReached", "PermanentJobError", "TransientJobError"]
+__all__ = [
+    "DomainError",
+    "JobCancelled",
+    "JobError",
+    "LimitReached",
+    "PermanentJobError",
+    "TransientJobError",
+    "not_completed",
+]
 
 
 class JobError(Exception):
@@ -38,3 +46,13 @@ class TransientJobError(JobError):
 
 class JobCancelled(Exception):
     """The job was cancelled (or taken over by another attempt): stop at this checkpoint and write nothing."""
+
+
+def not_completed(job, what: str, then: str) -> Conflict:
+    """JOB_NOT_COMPLETED for a job that has not completed yet: "The {what} is {status}; {then} once it has completed."
+    with its status and progress."""
+    return Conflict(
+        f"The {what} is {job.status}; {then} once it has completed.",
+        code="JOB_NOT_COMPLETED",
+        details={"status": job.status, "progress": job.progress},
+    )

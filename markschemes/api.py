@@ -16,6 +16,7 @@ from markschemes.models import MarkScheme, SchemeState
 from markschemes.serializers import MarkSchemeSerializer, MarkSchemeWriteSerializer, api_field, scheme_input
 from markschemes.services import STANDARD_IDS, SchemeError, create_draft, publish, scheme_data, update_draft
 from quizmarker.api import ApiError, IsOrganizationAdmin, IsOrganizationMember, PageQuery, ok, page_serializer, paged
+from quizmarker.errors import found
 
 TAGS = ["mark-schemes"]
 
@@ -86,10 +87,7 @@ def _schemes():
 
 
 def _get_scheme(scheme_id: int) -> MarkScheme:
-    scheme = _schemes().filter(pk=scheme_id).first()
-    if scheme is None:
-        raise ApiError("No mark scheme with that id in this organization.", code="NOT_FOUND", status_code=404)
-    return scheme
+    return found(_schemes().filter(pk=scheme_id).first(), "mark scheme")
 
 
 def _answer(scheme: MarkScheme, status_code: int = status.HTTP_200_OK):

@@ -19,6 +19,7 @@ from markschemes.api import ReadForMembersWriteForAdmins
 from markschemes.models import Subject
 from markschemes.subjects import SubjectError, add_subject
 from quizmarker.api import ApiError, ok
+from quizmarker.errors import found
 from quizmarker.throttles import UploadThrottle
 
 TAGS = ["mark-schemes"]
@@ -125,7 +126,5 @@ class SubjectDetailView(APIView):
         tags=TAGS,
     )
     def get(self, request, subject_id: int):
-        subject = Subject.objects.defer("reference_text").filter(pk=subject_id).first()
-        if subject is None:
-            raise ApiError("No subject with that id in this organization.", code="NOT_FOUND", status_code=404)
+        subject = found(Subject.objects.defer("reference_text").filter(pk=subject_id).first(), "subject")
         return ok(subject_dict(subject))

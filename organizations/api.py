@@ -32,7 +32,7 @@ from organizations.services import (
     membership_for,
     remove_member,
 )
-from quizmarker.api import ApiError, ok
+from quizmarker.api import DEACTIVATED, ApiError, denied, ok
 
 
 class IsSignedIn(BasePermission):
@@ -76,7 +76,7 @@ def organization_json(organization: Organization, membership: Membership | None)
 
 
 def refused(exc: RuleRefused) -> ApiError:
-    return ApiError(str(exc), code="PERMISSION_DENIED", status_code=403)
+    return denied(str(exc))
 
 
 def invalid(exc: DjangoValidationError, field: str) -> ApiError:
@@ -141,7 +141,7 @@ class OrganizationAccessMixin:
         if organization is None or (membership is None and not request.user.is_superuser):
             raise ApiError("No organization with that id among yours.", code="NOT_FOUND", status_code=404)
         if not organization.is_active and not request.user.is_superuser:
-            raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+            raise denied(DEACTIVATED)
         audit_outsider_access(request, organization, "its API", membership)
         return organization, membership
 

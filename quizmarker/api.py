@@ -107,6 +107,13 @@ def api_error(error: errors.DomainError) -> ApiError:
     )
 
 
+def denied(message: str) -> ApiError:
+    """The contract's 403 (PERMISSION_DENIED) with ``message``."""
+    return ApiError(message, code="PERMISSION_DENIED", status_code=403)
+
+
+DEACTIVATED = "This organization has been deactivated."
+
 _CODES = [
     (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", "Authentication credentials were not provided or are invalid."),
     (exceptions.AuthenticationFailed, "NOT_AUTHENTICATED", None),
@@ -189,7 +196,7 @@ class AddressesOrganization(BasePermission):
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         if not organization.is_active and not request.user.is_superuser:
-            raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+            raise denied(DEACTIVATED)
         audit_outsider_access(request, organization, "its API")
         return True
 
@@ -212,7 +219,7 @@ class IsOrganizationMember(BasePermission):
             audit_outsider_access(request, organization, "its API", request.membership)
             return True
         if not organization.is_active:
-            raise ApiError("This organization has been deactivated.", code="PERMISSION_DENIED", status_code=403)
+            raise denied(DEACTIVATED)
         request.membership = membership_for(user, organization)
         if request.membership is None:
             raise exceptions.NotFound("Not found.")
@@ -224,6 +231,4 @@ class IsOrganizationAdmin(IsOrganizationMember):
         super().has_permission(request, view)
         if permissions.manages(request.user, request.membership):
             return True
-        raise ApiError(
-            "Only the organization's owners and admins may do this.", code="PERMISSION_DENIED", status_code=403
-        )
+        raise denied("Only the organization's owners and admins may do this.")

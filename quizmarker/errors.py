@@ -54,3 +54,15 @@ class LimitReached(NotAllowed):
 
 class Unavailable(DomainError):
     """A service we depend on is down for now; try again after ``retry_after`` seconds."""
+
+
+def missing(what: str) -> NotFound:
+    """The contract's 404 for an id that names nothing in this organization (or nothing this person may see)."""
+    return NotFound(f"No {what} with that id in this organization.", code="NOT_FOUND")
+
+
+def found(row, what: str):
+    """``row``, or :func:`missing` naming ``what`` when it is None (a lookup's ``.first()`` found nothing)."""
+    if row is None:
+        raise missing(what)
+    return row
