@@ -170,12 +170,15 @@ class WorkerProcess:
         host: str = "%h",
         role: str | None = None,
         arguments: tuple[str, ...] = (),
+        entry: str = "quizmarker.worker",
     ):
         """``host``: the part of the node name after the @ (this machine's name by default; another name stands for
         a worker on another host). ``role``: start it as the Procfile does (`python -m quizmarker.worker ROLE`), with
         that role's queues, pool and concurrency instead of the ones given here. ``arguments``: more for the worker,
-        after the others (so they win)."""
+        after the others (so they win). ``entry``: the module a ``role`` worker is started with (a test's own wrapper
+        of quizmarker.worker, say)."""
         self.env = env
+        self.entry = entry
         self.role = role
         self.arguments = arguments
         self.name = name
@@ -190,7 +193,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         if self.role:
-            command = ["quizmarker.worker", self.role]
+            command = [self.entry, self.role]
         else:
             command = ["celery", "-A", "quizmarker", "worker", "-Q", self.queues, "--pool", self.pool]
             command += ["--concurrency", str(self.concurrency), "-l", "info"]
