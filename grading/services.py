@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django_tenants.utils import schema_context
 
 from grading.errors import Conflict, DomainError, Invalid, LimitReached, NotFound, missing
 from grading.models import Submission, SubmissionStatus, UploadedFile
@@ -20,6 +19,7 @@ from markschemes.models import MarkScheme, SchemeState
 from markschemes.services import published_for_standard
 from organizations.usage import lock_usage, quizzes_this_month
 from quizmarker.broker import require_broker
+from quizmarker.schemas import in_schema
 
 SECONDS_PER_PAGE = 8
 SECONDS_PER_SCRIPT = 15
@@ -257,7 +257,7 @@ def retry_grading(job: BackgroundJob, user) -> BackgroundJob:
     """Start a failed or cancelled grading job's scripts again: the same function as a first grading, so the same
     checks (scripts already being graded, plan limit, budget), and the scripts then point at the new job."""
     ids = job.input.get("submission_ids") or []
-    with schema_context(job.organization.schema_name):
+    with in_schema(job.organization.schema_name):
         submissions = list(Submission.objects.filter(pk__in=ids).order_by("created_at"))
         if not submissions or len(submissions) != len(ids):
             raise NotFound(
@@ -276,7 +276,7 @@ def retry_grading(job: BackgroundJob, user) -> BackgroundJob:
 def grading_stopped(job: BackgroundJob, reason: str) -> None:
     """A grading job failed or was cancelled: its scripts that are still its own say so, with the reason (a newer
     grading job's scripts are left alone)."""
-    with schema_context(job.organization.schema_name):
+    with in_schema(job.organization.schema_name):
         Submission.objects.filter(grading_job_id=job.pk, status=SubmissionStatus.GRADING).update(
             status=SubmissionStatus.GRADING_FAILED, grading_error=reason[:500]
         )

@@ -64,10 +64,9 @@ def remove_orphaned_upload_dirs(min_age: timedelta) -> int:
 
 
 def _remove_orphaned_page_dirs(min_age: timedelta) -> int:
-    from django_tenants.utils import schema_context
-
     from grading.models import Submission
     from organizations.models import Organization
+    from quizmarker.schemas import in_schema
 
     removed = 0
     cutoff = timezone.now() - min_age
@@ -75,7 +74,7 @@ def _remove_orphaned_page_dirs(min_age: timedelta) -> int:
     for schema in _subfolders(PAGES_ROOT):
         if schema not in schemas:
             continue
-        with schema_context(schema):
+        with in_schema(schema):
             for submission_id in _subfolders(f"{PAGES_ROOT}/{schema}"):
                 folder = f"{PAGES_ROOT}/{schema}/{submission_id}"
                 if (

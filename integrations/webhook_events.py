@@ -156,16 +156,15 @@ def submissions_graded(sender, *, organization_id, job_id, result: dict, **kwarg
 def submission_reviewed(sender, *, schema_name: str, submission_id, question_number: int, **kwargs) -> None:
     """On ``grading.events.submission_reviewed``: submission.reviewed when a person sets a score or feedback. Never
     raises."""
-    from django_tenants.utils import schema_context
-
     from grading.models import Submission
     from organizations.models import Organization
+    from quizmarker.schemas import in_schema
 
     try:
         organization = Organization.objects.filter(schema_name=schema_name).first()
         if organization is None:
             return
-        with schema_context(schema_name):
+        with in_schema(schema_name):
             submission = Submission.objects.filter(pk=submission_id).first()
             if submission is None:
                 return

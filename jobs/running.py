@@ -23,7 +23,6 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_tenants.utils import schema_context
 
 from jobs.errors import JobCancelled, JobError
 from jobs.events import job_finished
@@ -33,6 +32,7 @@ from jobs.models import ACTIVE_STATUSES, BackgroundJob, JobEvent, JobStatus
 from jobs.registry import HANDLERS, stopped
 from jobs.starting import publish
 from quizmarker.events import send_on_commit
+from quizmarker.schemas import in_schema
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
     context = JobContext(job=job, task_id=task_id, deadline=time.monotonic() + soft)
     handler = import_string(HANDLERS[job.job_type])
     try:
-        with heartbeat(job.pk, task_id), schema_context(job.organization.schema_name):
+        with heartbeat(job.pk, task_id), in_schema(job.organization.schema_name):
             result = handler(context)
             if job.status != JobStatus.COMPLETED:
                 with transaction.atomic():

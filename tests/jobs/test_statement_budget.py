@@ -118,10 +118,10 @@ def test_an_extraction_job_and_a_grading_job_stay_within_their_statement_budgets
     extraction = _statements_for(read)
     grading = _statements_for(grade)
     print(f"extraction job: {extraction}\ngrading job: {grading}")
-    assert extraction["SET"] == 2
-    assert grading["SET"] == 2
-    assert extraction["total"] <= 47 + MARGIN
-    assert grading["total"] <= 56 + MARGIN
+    assert extraction["SET"] == 1
+    assert grading["SET"] == 1
+    assert extraction["total"] <= 46 + MARGIN
+    assert grading["total"] <= 55 + MARGIN
 
 
 def test_an_upload_that_asks_for_grading_stays_within_its_statement_budget(
@@ -136,5 +136,5 @@ def test_an_upload_that_asks_for_grading_stays_within_its_statement_budget(
 
     both = _statements_for(read_and_grade, tasks=2)
     print(f"extraction and grading jobs: {both}")
-    assert both["SET"] == 4
-    assert both["total"] <= 126 + MARGIN
+    assert both["SET"] == 2
+    assert both["total"] <= 124 + MARGIN
