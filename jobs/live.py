@@ -54,13 +54,17 @@ def changed(job_ids: Iterable, status: str | None = None) -> None:
 
 
 def publish_changes(job_ids: list, status: str | None = None) -> int:
-    """Publish each job (and, for a job in a session, the session's count of jobs still active). Returns how many
-    messages went out."""
+    """Publish each job; for a job in a session, on its session's channel too, with the session's count of jobs still
+    active when ``status`` changed (the only change that can move that count: a progress tick carries none, and a
+    session stream ends only on a count of 0). Returns how many messages went out."""
     from jobs.models import ACTIVE_STATUSES, BackgroundJob
     from jobs.serializers import JobSerializer
     from quizmarker import metrics
 
-    jobs = list(BackgroundJob.objects.filter(pk__in=job_ids).select_related("organization"))
+    jobs = BackgroundJob.objects.filter(pk__in=job_ids)
+    if status:
+        jobs = jobs.select_related("organization")  # the metrics' organization label
+    jobs = list(jobs)
     if status:
         for job in jobs:
             metrics.job_status_changed(job, status)
@@ -72,8 +76,10 @@ def publish_changes(job_ids: list, status: str | None = None) -> int:
             client.publish(job_channel(job.pk), json.dumps(message))
             sent += 1
             if job.session_id:
-                active = BackgroundJob.objects.filter(session_id=job.session_id, status__in=ACTIVE_STATUSES).count()
-                client.publish(session_channel(job.session_id), json.dumps({**message, "session_active_jobs": active}))
+                if status:
+                    active = BackgroundJob.objects.filter(session_id=job.session_id, status__in=ACTIVE_STATUSES)
+                    message["session_active_jobs"] = active.count()
+                client.publish(session_channel(job.session_id), json.dumps(message))
                 sent += 1
     except redis.RedisError as exc:
         logger.warning("Live job updates not published (Redis unavailable): %s", exc)
