@@ -20,9 +20,6 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-# The fields whose change a watcher sees.
-WATCHED_FIELDS = frozenset({"status", "progress", "current_step"})
-
 _client: redis.Redis | None = None
 
 

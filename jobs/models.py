@@ -93,19 +93,34 @@ class GradingSession(models.Model):
         return "completed"
 
 
+# The fields of a job whose change watchers see (jobs.live publishes it).
+WATCHED_FIELDS = frozenset({"status", "progress", "current_step"})
+
+
 class JobQuerySet(models.QuerySet):
     """The one door for writing a job's status, progress or step: each such write is published after commit to
     whoever watches the job (jobs/live.py) and counted (quizmarker/metrics.py)."""
 
     def update(self, **kwargs):
-        if not kwargs.keys() & {"status", "progress", "current_step"}:
+        if not kwargs.keys() & WATCHED_FIELDS:
             return super().update(**kwargs)
-        ids = list(self.values_list("pk", flat=True))
+        ids = list(self.values_list("pk", flat=True))  # what to publish: read first, the UPDATE may unmatch them
         done = super().update(**kwargs)
         if done and ids:
             from jobs.live import changed
 
             changed(ids, status=kwargs.get("status"))
+        return done
+
+    def update_job(self, pk, **kwargs) -> int:
+        """``filter(pk=pk).update(**kwargs)`` for the one job whose id the caller has (the engine's conditional
+        updates of a job it runs): published the same way, without first reading which ids the UPDATE will match.
+        Returns 1 if the job matched, else 0."""
+        done = super(JobQuerySet, self.filter(pk=pk)).update(**kwargs)
+        if done and kwargs.keys() & WATCHED_FIELDS:
+            from jobs.live import changed
+
+            changed([pk], status=kwargs.get("status"))
         return done
 
     def create(self, **kwargs):

@@ -58,8 +58,9 @@ class JobContext:
     # prefork pool also enforces it with a signal; the threads pool that runs AI jobs cannot, so this does.)
     deadline: float | None = None
 
-    def _live(self):
-        return BackgroundJob.objects.filter(pk=self.job.pk, celery_task_id=self.task_id, status=JobStatus.PROCESSING)
+    def _attempt(self):
+        """The jobs this attempt still runs: its job, unless the job was cancelled or handed to another attempt."""
+        return BackgroundJob.objects.filter(celery_task_id=self.task_id, status=JobStatus.PROCESSING)
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -72,12 +73,12 @@ class JobContext:
         updates: dict[str, Any] = {"progress": Greatest(F("progress"), percent), "heartbeat_at": timezone.now()}
         if step:
             updates["current_step"] = step[:300]
-        if not self._live().update(**updates):
+        if not self._attempt().update_job(self.job.pk, **updates):
             raise JobCancelled()
 
     def checkpoint(self) -> None:
         self._check_deadline()
-        if not self._live().exists():
+        if not self._attempt().filter(pk=self.job.pk).exists():
             raise JobCancelled()
 
     def callback(self, start: float, end: float, total: int, step: str) -> Callable[[int], None]:
@@ -96,7 +97,8 @@ class JobContext:
     def complete(self, result: dict) -> None:
         """Mark the job completed. Call it inside the transaction that writes the job's records, so a job cancelled in
         the meantime raises JobCancelled and rolls them back: nothing half-written."""
-        done = self._live().update(
+        done = self._attempt().update_job(
+            self.job.pk,
             status=JobStatus.COMPLETED,
             progress=100,
             current_step="Done",
@@ -115,7 +117,7 @@ class JobContext:
 
 def execute(job_id: str, task_id: str, worker: str = "") -> str:
     """Run one attempt of a job. Returns what happened (for the task's result record)."""
-    job = BackgroundJob.objects.select_related("organization").filter(pk=job_id).first()
+    job = BackgroundJob.objects.select_related("organization", "user").filter(pk=job_id).first()
     if job is None:
         logger.warning("Job %s no longer exists; message dropped.", job_id)
         return "missing"
@@ -132,19 +134,19 @@ def execute(job_id: str, task_id: str, worker: str = "") -> str:
         )
         return "failed" if failed else "finished"
     now = timezone.now()
-    claimed = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.PROCESSING,
-        started_at=Coalesce(F("started_at"), now),
-        attempt_started_at=now,
-        heartbeat_at=now,
-        worker=worker[:200],
-        not_before=None,
-        current_step="Starting",
-        retry_count=F("retry_count") + (1 if resumed else 0),  # a lost worker's attempt counts as a retry
-    )
-    if not claimed:
+    claim = {
+        "status": JobStatus.PROCESSING,
+        "started_at": Coalesce(F("started_at"), now),
+        "attempt_started_at": now,
+        "heartbeat_at": now,
+        "worker": worker[:200],
+        "not_before": None,
+        "current_step": "Starting",
+        "retry_count": F("retry_count") + (1 if resumed else 0),  # a lost worker's attempt counts as a retry
+    }
+    if not BackgroundJob.objects.filter(celery_task_id=task_id, status__in=ACTIVE_STATUSES).update_job(job.pk, **claim):
         return "finished"
-    job.refresh_from_db()
+    job.refresh_from_db(fields=list(claim))  # only what the claim wrote: the organization and user loaded stay
     if resumed:
         log_event(
             job,
@@ -225,7 +227,8 @@ def retry_or_fail(job: BackgroundJob, task_id: str, message: str, code: str, ret
         failed = fail(job, task_id, f"{message} Gave up after {job.retry_count + 1} attempts.", code)
         return "failed" if failed else "finished"
     delay = backoff_seconds(job.retry_count, retry_after)
-    moved = BackgroundJob.objects.filter(pk=job.pk, celery_task_id=task_id, status=JobStatus.PROCESSING).update(
+    moved = BackgroundJob.objects.filter(celery_task_id=task_id, status=JobStatus.PROCESSING).update_job(
+        job.pk,
         status=JobStatus.QUEUED,
         retry_count=F("retry_count") + 1,
         not_before=timezone.now() + timedelta(seconds=delay),
@@ -243,11 +246,12 @@ def retry_or_fail(job: BackgroundJob, task_id: str, message: str, code: str, ret
 
 
 def fail(job: BackgroundJob, task_id: str | None, message: str, code: str) -> bool:
-    filters = Q(pk=job.pk, status__in=ACTIVE_STATUSES)
+    filters = Q(status__in=ACTIVE_STATUSES)
     if task_id:
         filters &= Q(celery_task_id=task_id)
     with transaction.atomic():  # the status and its log line are seen together
-        done = BackgroundJob.objects.filter(filters).update(
+        done = BackgroundJob.objects.filter(filters).update_job(
+            job.pk,
             status=JobStatus.FAILED,
             error_message=message,
             error_code=code,
