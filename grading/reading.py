@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 
 from grading.grouping import Script, group_into_scripts, normal_name, second_answer_reason
 from grading.models import Page, QuestionResult, Student, Submission, SubmissionStatus
@@ -146,6 +147,8 @@ def run_extraction_job(context: JobContext) -> dict:
     context.progress(95, "Saving the transcription")
     with transaction.atomic():
         submissions = [_save_script(script, job, standard_id) for script in scripts]
+        # One read of their answers for the counts and flags below and grade_when_read's (each asked its own).
+        prefetch_related_objects(submissions, "questions")
         result = {
             "submission_ids": [str(s.pk) for s in submissions],
             "submissions": [
