@@ -1,11 +1,9 @@
 """How many SQL statements the AI worker sends for one extraction job and one grading job (issue #23: under a batch the
 worker's Python work, each statement's included, queues behind the GIL). An AI worker as the Procfile starts it
 (threads pool, database pool), wrapped to count every statement its connections send (tests/jobs/statement_counting.py),
-consumes from a private Redis so that no other worker takes these jobs."""
+consumes from a private Redis (its broker, and where it counts) so that no other worker takes these jobs."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 import redis
@@ -13,7 +11,7 @@ from django.conf import settings
 
 from tests.helpers import sheet, upload, wait_for_job, wait_until
 from tests.jobs.statement_counting import counts_key
-from tests.reliability.support import PrivateRedis, broker_at, forget_broker
+from tests.reliability.support import worker_on_private_redis
 
 pytestmark = [pytest.mark.worker]
 
@@ -22,68 +20,46 @@ pytestmark = [pytest.mark.worker]
 MARGIN = 2
 
 
+def _page(learner: str, standard: int | None, number: int, question: str, answer: str) -> dict:
+    question_read = {"number": number, "question": question, "answer": answer, "legibility": 0.9}
+    return {"student_name": learner, "standard": standard, "questions": [question_read]}
+
+
 def _script_pages(openai_server, learner: str) -> None:
     """The fake reads two pages of one learner (a name of the test's own, so each test creates its Student)."""
-    first = {
-        "student_name": learner,
-        "standard": 3,
-        "questions": [
-            {
-                "number": 1,
-                "question": "What does duty of care mean?",
-                "answer": "Keeping people safe from harm and acting in their best interests at all times.",
-                "legibility": 0.9,
-            }
-        ],
-    }
-    second = {
-        "student_name": learner,
-        "standard": None,
-        "questions": [
-            {
-                "number": 2,
-                "question": "What should you do if someone complains?",
-                "answer": "Listen, stay calm, write it down and tell my manager following the complaints procedure.",
-                "legibility": 0.8,
-            }
-        ],
-    }
-    replies = [{"json": first, "when": "Page 1 of"}, {"json": second, "when": "Page 2 of"}]
-    openai_server.script("PageExtraction", replies)
+    first = _page(learner, 3, 1, "What does duty of care mean?", "Keeping people safe and acting in their interests.")
+    second = _page(learner, None, 2, "What should you do if someone complains?", "Listen and tell my manager.")
+    openai_server.script(
+        "PageExtraction", [{"json": first, "when": "Page 1 of"}, {"json": second, "when": "Page 2 of"}]
+    )
 
 
 @pytest.fixture(scope="module")
-def counting_worker(django_db_setup, django_db_blocker, fake_openai, tmp_path_factory):
-    from tests.conftest import WorkerProcess, ai_env, worker_env
-
-    server = PrivateRedis(tmp_path_factory.mktemp("counting-redis"))
-    server.start()
-    env = worker_env(ai_env(fake_openai) | {"CELERY_BROKER_URL": server.url, "DATABASE_POOL": "true"})
-    worker = WorkerProcess(env, name=f"counting-{os.getpid()}", role="ai", entry="tests.jobs.statement_counting")
-    try:
-        with broker_at(server.url), django_db_blocker.unblock():
-            worker.start()
-            yield worker
-    finally:
-        worker.stop()
-        server.stop()
-        forget_broker(server.url)
+def counting_redis(celery_worker, django_db_blocker, tmp_path_factory):
+    """The URL of the private Redis the counting worker uses as its broker and for its counts."""
+    options = {"role": "ai", "entry": "tests.jobs.statement_counting", "env": {"DATABASE_POOL": "true"}}
+    folder = tmp_path_factory.mktemp("counting-redis")
+    with (
+        django_db_blocker.unblock(),
+        worker_on_private_redis(celery_worker, folder, "counting", **options) as (server, _),
+    ):
+        yield server.url
 
 
-def _counts() -> dict[str, int]:
-    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+def _counts(redis_url: str) -> dict[str, int]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     return {field: int(value) for field, value in client.hgetall(counts_key(settings.REDIS_KEY_PREFIX)).items()}
 
 
-def _statements_for(start_jobs, tasks: int = 1) -> dict[str, int]:
+def _statements_for(redis_url: str, start_jobs, tasks: int = 1) -> dict[str, int]:
     """The statements the worker sent for the jobs ``start_jobs()`` starts (their ids returned), by kind, counted
     from before they were started until their ``tasks`` tasks ended; the heartbeat thread's are left out."""
-    before = _counts()
+    before = _counts(redis_url)
     for job_id in start_jobs():
         job = wait_for_job(job_id)
         assert job.status == "completed", job.error_message
     after = wait_until(
-        lambda: (now := _counts()).get("tasks:ended", 0) >= before.get("tasks:ended", 0) + tasks and now,
+        lambda: (now := _counts(redis_url)).get("tasks:ended", 0) >= before.get("tasks:ended", 0) + tasks and now,
         what="the jobs' tasks to end",
     )
     counted = {
@@ -99,7 +75,7 @@ def _pages():
 
 
 def test_an_extraction_job_and_a_grading_job_stay_within_their_statement_budgets(
-    counting_worker, live_db, personas, api, openai_server
+    counting_redis, live_db, personas, api, openai_server
 ):
     client = api(personas.alpha, personas.dana)
     _script_pages(openai_server, "Budget Twostep")
@@ -115,8 +91,8 @@ def test_an_extraction_job_and_a_grading_job_stay_within_their_statement_budgets
         assert response.status_code == 202, response.json()
         return [response.json()["data"]["job_id"]]
 
-    extraction = _statements_for(read)
-    grading = _statements_for(grade)
+    extraction = _statements_for(counting_redis, read)
+    grading = _statements_for(counting_redis, grade)
     print(f"extraction job: {extraction}\ngrading job: {grading}")
     assert extraction["SET"] == 1
     assert grading["SET"] == 1
@@ -125,7 +101,7 @@ def test_an_extraction_job_and_a_grading_job_stay_within_their_statement_budgets
 
 
 def test_an_upload_that_asks_for_grading_stays_within_its_statement_budget(
-    counting_worker, live_db, personas, api, openai_server
+    counting_redis, live_db, personas, api, openai_server
 ):
     client = api(personas.alpha, personas.dana)
     _script_pages(openai_server, "Budget Onestep")
@@ -134,7 +110,7 @@ def test_an_upload_that_asks_for_grading_stays_within_its_statement_budget(
         read = wait_for_job(upload(client, *_pages(), grade="true")["job_id"])
         return [read.pk, read.result["grading_job_id"]]
 
-    both = _statements_for(read_and_grade, tasks=2)
+    both = _statements_for(counting_redis, read_and_grade, tasks=2)
     print(f"extraction and grading jobs: {both}")
     assert both["SET"] == 2
     assert both["total"] <= 101 + MARGIN
