@@ -57,6 +57,13 @@ def test_a_threads_worker_survives_redis_going_away_mid_job_and_coming_back_empt
     assert job.status == JobStatus.COMPLETED, job.error_message
     grading_id = job.result["grading_job_id"]
     assert BackgroundJob.objects.get(pk=grading_id).enqueued_at is None, "its grading could not be published yet"
+    # The worker's publish of the grading runs after the job's commit, with a retry: wait until it has given up, or
+    # it may reach the Redis started below and leave the sweeper nothing to publish (a random-order run saw that).
+    wait_until(
+        lambda: f"Broker unavailable; job {grading_id} stays queued" in worker.log_path.read_text(),
+        timeout=30,
+        what="the worker to give up publishing the grading",
+    )
     assert BackgroundJob.objects.get(pk=waiting).status == JobStatus.QUEUED
 
     server.start()  # empty: the waiting job's message is gone
