@@ -38,26 +38,28 @@ def record_usage(context: JobContext, usages: list[Usage]) -> None:
     from quizmarker import metrics
 
     job = context.job
-    calls = ProviderCall.objects.bulk_create(
-        [
-            ProviderCall(
-                organization_id=job.organization_id,
-                user_id=job.user_id,
-                job_id=job.pk,
-                provider=u.provider,
-                model=u.model,
-                purpose=u.purpose,
-                prompt_tokens=u.prompt_tokens,
-                cached_tokens=u.cached_tokens,
-                completion_tokens=u.completion_tokens,
-                latency_ms=u.latency_ms,
-                succeeded=u.succeeded,
-                error=u.error[:200],
-                cost_usd=estimate_cost(u.model, u.prompt_tokens, u.cached_tokens, u.completion_tokens),
-            )
-            for u in usages
-        ]
-    )
+    calls = [
+        ProviderCall(
+            organization_id=job.organization_id,
+            user_id=job.user_id,
+            job_id=job.pk,
+            provider=u.provider,
+            model=u.model,
+            purpose=u.purpose,
+            prompt_tokens=u.prompt_tokens,
+            cached_tokens=u.cached_tokens,
+            completion_tokens=u.completion_tokens,
+            latency_ms=u.latency_ms,
+            succeeded=u.succeeded,
+            error=u.error[:200],
+            cost_usd=estimate_cost(u.model, u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+        )
+        for u in usages
+    ]
+    if len(calls) == 1:  # the usual page or script: one INSERT, without the transaction bulk_create opens around it
+        calls[0].save(force_insert=True)
+    else:
+        ProviderCall.objects.bulk_create(calls)
     for usage, call in zip(usages, calls, strict=True):
         metrics.provider_call(usage, call.cost_usd)
 

@@ -94,8 +94,8 @@ def test_an_extraction_job_and_a_grading_job_stay_within_their_statement_budgets
     extraction = _statements_for(counting_redis, read)
     grading = _statements_for(counting_redis, grade)
     print(f"extraction job: {extraction}\ngrading job: {grading}")
-    assert extraction["SET"] == 1
-    assert grading["SET"] == 1
+    assert (extraction["SET"], grading["SET"]) == (1, 1)
+    assert (extraction["BEGIN"], grading["BEGIN"]) == (1, 1), "one transaction each: its records with its completion"
     assert extraction["total"] <= 33 + MARGIN
     assert grading["total"] <= 47 + MARGIN
 
@@ -113,4 +113,5 @@ def test_an_upload_that_asks_for_grading_stays_within_its_statement_budget(
     both = _statements_for(counting_redis, read_and_grade, tasks=2)
     print(f"extraction and grading jobs: {both}")
     assert both["SET"] == 2
+    assert both["BEGIN"] == 2
     assert both["total"] <= 101 + MARGIN
