@@ -112,7 +112,8 @@ def _assessor_decisions(submission: Submission) -> dict[tuple, PointDecision]:
     it does not overrule a person. The AI's new decision is stored beside the assessor's, as at the first grading."""
     old = PointDecision.objects.filter(question__submission=submission).select_related("point", "question")
     kept = {(d.question_id, d.point_id): d for d in old if d.assessor_met is not None}
-    old.delete()
+    if old:  # a first grading has none to delete (and the delete would read them again)
+        old.delete()
     return kept
 
 

@@ -37,9 +37,7 @@ def emit(
 
 def _emit(event, organization, data, *, job_id, callback_url, endpoints) -> list[WebhookDelivery]:
     if endpoints is None:
-        endpoints = [
-            e for e in WebhookEndpoint.objects.filter(organization=organization, is_active=True) if event in e.events
-        ]
+        endpoints = _subscribed(organization.pk, event)
     targets: list[tuple[WebhookEndpoint | None, str]] = [(e, e.url) for e in endpoints]
     if callback_url:
         try:
@@ -91,10 +89,10 @@ def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
     return deliveries[0]
 
 
-def _organization(organization_id):
-    from organizations.models import Organization
-
-    return Organization.objects.filter(pk=organization_id).first()
+def _subscribed(organization_id, event: str) -> list[WebhookEndpoint]:
+    """The organization's active endpoints that want ``event``, each with its organization."""
+    active = WebhookEndpoint.objects.filter(organization_id=organization_id, is_active=True)
+    return [e for e in active.select_related("organization") if event in e.events]
 
 
 def job_finished(sender, *, job_id, **kwargs) -> None:
@@ -130,9 +128,10 @@ def submissions_graded(sender, *, organization_id, job_id, result: dict, **kwarg
     """On ``grading.events.submissions_graded``: submission.graded for every script the job graded (ids and scores
     only). Never raises."""
     try:
-        organization = _organization(organization_id)
-        if organization is None:
+        endpoints = _subscribed(organization_id, WebhookEvent.SUBMISSION_GRADED)
+        if not endpoints:  # nobody wants it (a job's callback_url hears only job events)
             return
+        organization = endpoints[0].organization
         for summary in result.get("submissions", []):
             emit(
                 WebhookEvent.SUBMISSION_GRADED,
@@ -148,6 +147,7 @@ def submissions_graded(sender, *, organization_id, job_id, result: dict, **kwarg
                     "questions_needing_review": summary.get("needs_review", 0),
                 },
                 job_id=job_id,
+                endpoints=endpoints,
             )
     except Exception:
         logger.exception("Could not emit submission.graded for job %s", job_id)
