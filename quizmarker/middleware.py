@@ -16,6 +16,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from organizations.services import audit_outsider_access, membership_for
+from quizmarker.schemas import in_schema
 
 # Paths inside an organization's host that do their own access control (or need none).
 _OPEN_PREFIXES = ("/accounts/", "/health", "/static/", "/api/", "/invitations/", "/favicon.ico")
@@ -38,7 +39,8 @@ class OrganizationRoutingMiddleware(TenantMainMiddleware):
         now = time.monotonic()
         if cached is not None and now - cached[1] < settings.TENANT_CACHE_SECONDS:
             return copy.copy(cached[0])
-        tenant = super().get_tenant(domain_model, hostname)
+        with in_schema(get_public_schema_name()):  # domains live in the public schema
+            tenant = super().get_tenant(domain_model, hostname)
         _TENANTS[hostname] = (tenant, now)
         return copy.copy(tenant)
 
@@ -50,15 +52,13 @@ class OrganizationRoutingMiddleware(TenantMainMiddleware):
         return render(request, "errors/no_organization.html", {"hostname": hostname}, status=404)
 
     def process_request(self, request):
-        """django-tenants' own steps, except that a reused connection keeps its search_path.
+        """django-tenants' own steps, except that a connection already on the organization's schema stays on it.
 
-        django-tenants forgets the connection's search_path on every set_tenant(), so each request began with a
-        `SET search_path` even when the connection already had that path. Here the path the server has is tracked
-        through the request's own steps (the host lookup sets `public` when it reads the database) and kept when
-        the organization's path is the same. Closing the connection or a rollback still clears it.
+        django-tenants switches the connection to `public` for the host lookup and then to the organization, and
+        each switch makes the next statement a `SET search_path`, even when the connection already had that path
+        from its previous request. Here the host lookup (usually answered from this process's cache) switches only
+        when it reads the database, and the organization is set only when the connection is on another schema.
         """
-        server_path = connection.search_path_set_schemas  # what the session's search_path is now (None: unknown)
-        connection.set_schema_to_public()
         request.organization = None
         try:
             hostname = self.hostname_from_request(request)
@@ -68,13 +68,13 @@ class OrganizationRoutingMiddleware(TenantMainMiddleware):
         try:
             tenant = self.get_tenant(domain_model, hostname)
         except domain_model.DoesNotExist:
+            if connection.schema_name != get_public_schema_name():
+                connection.set_schema_to_public()
             return self.no_tenant_found(request, hostname)
-        server_path = connection.search_path_set_schemas or server_path  # the lookup ran `SET search_path`
         tenant.domain_url = hostname
         request.tenant = tenant
-        connection.set_tenant(tenant)
-        if server_path and connection._get_cursor_search_paths() == server_path:
-            connection.search_path_set_schemas = server_path
+        if connection.schema_name != tenant.schema_name or not connection.include_public_schema:
+            connection.set_tenant(tenant)
         self.setup_url_routing(request)
         request.organization = tenant if tenant.schema_name != get_public_schema_name() else None
         return None
