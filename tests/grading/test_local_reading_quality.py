@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import measure_local_reading  # noqa: E402
 
-# Measured on these four sheets on 2026-12-03 (BENCHMARKS.md has the whole set), with the spelling correction
-# (grading.providers.ocr_spelling): dev (breip, the hardest dev hand) 77 of 126 answer words = 0.611 (0.437 before it),
-# held-back (steve-hand) 56 of 101 = 0.554 (0.406 before). Thresholds a little below.
-MIN_RECALL = {"dev": 0.60, "held-back": 0.54}
+# Measured on these four sheets on 2026-12-03 (BENCHMARKS.md has the whole set), with the spelling correction and the
+# splitting of words run together (grading.providers.ocr_spelling): dev (breip, the hardest dev hand) 82 of 126 answer
+# words = 0.651 (0.611 without the splitting, 0.437 without either), held-back (steve-hand) 60 of 101 = 0.594 (0.554,
+# 0.406). Thresholds a little below.
+MIN_RECALL = {"dev": 0.64, "held-back": 0.58}
 
 
 @cache
@@ -41,9 +42,10 @@ def test_every_question_is_found_on_both_sheets(part):
 
 # (poorly read answers sent to review, poorly read answers, well-read ones sent there, well-read ones) on these sheets:
 # the narrow hands are read poorly and every such answer must go to a person (grading.providers.ocr_legibility). The
-# rule judges what the recogniser read, before spelling correction: the two dev answers "well read, sent" are two of
-# the four it sends, which the correction then brought over 60 % of their words (the same four went before it).
-REVIEW = {"dev": (2, 2, 2, 4), "held-back": (3, 3, 0, 3)}
+# rule judges what the recogniser read, before spelling correction: the three dev answers "well read, sent" are three
+# of the four it sends, which the correction (and, for one, the splitting of words run together) then brought over
+# 60 % of their words (the same four went before either).
+REVIEW = {"dev": (1, 1, 3, 5), "held-back": (3, 3, 0, 3)}
 
 
 @pytest.mark.parametrize("part", ["dev", "held-back"])
