@@ -17,6 +17,8 @@ from collections.abc import Iterable
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +61,12 @@ def publish_changes(job_ids: list, status: str | None = None) -> int:
     from quizmarker import metrics
 
     jobs = BackgroundJob.objects.filter(pk__in=job_ids)
-    if status:
-        jobs = jobs.select_related("organization")  # the metrics' organization label
+    if status:  # the metrics' organization label, and the session's active jobs counted in the same statement
+        active = BackgroundJob.objects.filter(session_id=OuterRef("session_id"), status__in=ACTIVE_STATUSES)
+        counted = active.order_by().values("session_id").annotate(n=Count("pk")).values("n")
+        jobs = jobs.select_related("organization").annotate(
+            session_active_jobs=Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+        )
     jobs = list(jobs)
     if status:
         for job in jobs:
@@ -74,8 +80,7 @@ def publish_changes(job_ids: list, status: str | None = None) -> int:
             sent += 1
             if job.session_id:
                 if status:
-                    active = BackgroundJob.objects.filter(session_id=job.session_id, status__in=ACTIVE_STATUSES)
-                    message["session_active_jobs"] = active.count()
+                    message["session_active_jobs"] = job.session_active_jobs
                 client.publish(session_channel(job.session_id), json.dumps(message))
                 sent += 1
     except redis.RedisError as exc:
