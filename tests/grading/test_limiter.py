@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 
 from grading import limiter as limiter_module
+from grading import limiter_scripts
 from grading.limiter import WAITER_STALE_SECONDS, ProviderLimiter, fair_share
 from jobs.errors import TransientJobError
 from tests.helpers import wait_until
@@ -474,7 +475,7 @@ class _LosesTheFirstAnswer(redis.Redis):
 
     def eval(self, script, *args):
         result = super().eval(script, *args)
-        if script == limiter_module._ACQUIRE and not self.lost:
+        if script == limiter_scripts.ACQUIRE and not self.lost:
             self.lost = True
             raise redis.TimeoutError("Timeout reading from socket")
         return result
