@@ -357,15 +357,21 @@ def test_a_scripted_reply_with_when_answers_only_the_request_that_mentions_it(
         fake.script("PageExtraction", [{"json": second, "when": ""}])
 
 
+def _one_call_in_flight(fake: FakeOpenAI, client: openai.OpenAI, pool: ThreadPoolExecutor):
+    """A page read sent from ``pool``, once the server counts it in flight; its future."""
+    reply = pool.submit(
+        client.chat.completions.parse, model=MODEL, messages=page_messages(), response_format=PageExtraction
+    )
+    deadline = time.monotonic() + 10
+    while fake.stats()["in_flight"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return reply
+
+
 def test_held_answers_wait_for_release_while_counted_in_flight(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.hold()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reply = pool.submit(
-            client.chat.completions.parse, model=MODEL, messages=page_messages(), response_format=PageExtraction
-        )
-        deadline = time.monotonic() + 10
-        while fake.stats()["in_flight"] != 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        reply = _one_call_in_flight(fake, client, pool)
         assert fake.stats()["in_flight"] == 1 and len(fake.requests()) == 1, "recorded, not answered"
         assert not reply.done()
         fake.release()
@@ -386,12 +392,7 @@ def test_a_request_already_in_its_latency_when_hold_is_called_is_held_too(
 ) -> None:
     fake.configure(latency=0.5)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reply = pool.submit(
-            client.chat.completions.parse, model=MODEL, messages=page_messages(), response_format=PageExtraction
-        )
-        deadline = time.monotonic() + 10
-        while fake.stats()["in_flight"] != 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        reply = _one_call_in_flight(fake, client, pool)
         fake.hold()  # the request is waiting out its 0.5 s latency
         time.sleep(1.0)
         assert fake.stats()["in_flight"] == 1 and not reply.done(), "held, not answered after its latency"
