@@ -146,7 +146,13 @@ def load_case(clients: int = 100) -> tuple[int, list[tuple[str, str, str]]]:
     return (1 if failed else 0), rows
 
 
+USAGE = """Options: --no-load skips the load case; anything else goes to pytest (e.g. -k flaky to run one variant)."""
+
+
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):  # not pytest's help: that would start the long variants
+        print(__doc__.strip(), USAGE, sep="\n\n")
+        return 0
     FIGURES.mkdir(parents=True, exist_ok=True)
     for old in FIGURES.glob("*-long.json"):
         old.unlink()
