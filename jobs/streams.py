@@ -182,8 +182,7 @@ class _RequestThread(Executor):
         """Close the thread's database connections (back to the pool) after its queued work, and let it end."""
         if self._thread is not None:
             self._thread.submit(connections.close_all)
-            self._thread.shutdown(wait=False)
-            self._thread = None
+        self.end()
 
     def end(self) -> None:
         """Let the thread end after its queued work, at the end of the request."""
