@@ -97,6 +97,15 @@ class GradingSession(models.Model):
 WATCHED_FIELDS = frozenset({"status", "progress", "current_step"})
 
 
+def _announced(done: int, ids: list, updates: dict) -> int:
+    """Publish (after commit) the jobs an UPDATE matched, if it wrote a field watchers see; returns ``done``."""
+    if done and ids and updates.keys() & WATCHED_FIELDS:
+        from jobs.live import changed
+
+        changed(ids, status=updates.get("status"))
+    return done
+
+
 class JobQuerySet(models.QuerySet):
     """The one door for writing a job's status, progress or step: each such write is published after commit to
     whoever watches the job (jobs/live.py) and counted (quizmarker/metrics.py)."""
@@ -105,23 +114,13 @@ class JobQuerySet(models.QuerySet):
         if not kwargs.keys() & WATCHED_FIELDS:
             return super().update(**kwargs)
         ids = list(self.values_list("pk", flat=True))  # what to publish: read first, the UPDATE may unmatch them
-        done = super().update(**kwargs)
-        if done and ids:
-            from jobs.live import changed
-
-            changed(ids, status=kwargs.get("status"))
-        return done
+        return _announced(super().update(**kwargs), ids, kwargs)
 
     def update_job(self, pk, **kwargs) -> int:
         """``filter(pk=pk).update(**kwargs)`` for the one job whose id the caller has (the engine's conditional
         updates of a job it runs): published the same way, without first reading which ids the UPDATE will match.
         Returns 1 if the job matched, else 0."""
-        done = super(JobQuerySet, self.filter(pk=pk)).update(**kwargs)
-        if done and kwargs.keys() & WATCHED_FIELDS:
-            from jobs.live import changed
-
-            changed([pk], status=kwargs.get("status"))
-        return done
+        return _announced(super(JobQuerySet, self.filter(pk=pk)).update(**kwargs), [pk], kwargs)
 
     def create(self, **kwargs):
         job = super().create(**kwargs)
