@@ -87,7 +87,7 @@ def _one_edit_off(word: str) -> set[str]:
     """The everyday words one edit from ``word``: ``_edits`` looked up through the wildcard index, one look-up a
     position instead of one a letter (a merged word has hundreds of pieces to try)."""
     counts, index = ocr_legibility.everyday_counts(), _one_letter_index()
-    found = {w for i in range(len(word)) for w in index.get(f"{word[:i]}?{word[i + 1 :]}", ())}  # replaced
+    found = _one_letter_off([word])  # replaced
     found |= {w for i in range(len(word) + 1) for w in index.get(f"{word[:i]}?{word[i:]}", ())}  # inserted
     found |= {word[:i] + word[i + 1 :] for i in range(len(word))} & counts.keys()  # deleted
     found |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)} & counts.keys()
